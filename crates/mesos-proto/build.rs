@@ -1,0 +1,529 @@
+//! Compiles the project's `.proto` files with protox (no `protoc`), generates the prost types,
+//! and generates, from the same descriptors, two things prost does not give us:
+//!
+//! * `mesos_json.rs`: an implementation of `crate::json::MesosJson` for every message, following
+//!   the JSON mapping Mesos implements (field declaration order, enum names, base64 bytes,
+//!   explicit defaults written out, unknown keys ignored, required fields reported by path);
+//! * `wire_schema.rs`: a table of every message's fields (number, required, sub-message) used to
+//!   check required fields on protobuf input, which prost does not do for proto2.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use prost_types::field_descriptor_proto::{Label, Type};
+use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorSet};
+
+fn main() {
+    let protos = [
+        "proto/mesos/v1/mesos.proto",
+        "proto/mesos/v1/scheduler/scheduler.proto",
+    ];
+    println!("cargo:rerun-if-changed=proto");
+    println!("cargo:rerun-if-changed=build.rs");
+    let fds = match protox::compile(protos, ["proto"]) {
+        Ok(fds) => fds,
+        Err(e) => {
+            eprintln!("{e:?}");
+            panic!("the .proto files do not compile: {e}");
+        }
+    };
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+
+    let mut config = prost_build::Config::new();
+    config.btree_map(["."]);
+    config
+        .compile_fds(fds.clone())
+        .expect("prost code generation");
+
+    let model = Model::new(&fds);
+    std::fs::write(out.join("mesos_json.rs"), model.json_impls()).expect("write mesos_json.rs");
+    std::fs::write(out.join("wire_schema.rs"), model.wire_schema()).expect("write wire_schema.rs");
+}
+
+/// Same identifier rules as prost-build's `ident` module.
+fn sanitize(ident: String) -> String {
+    match ident.as_str() {
+        "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
+        | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
+        | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
+        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro"
+        | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "async" | "await"
+        | "try" | "gen" => format!("r#{ident}"),
+        "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
+        s if s.starts_with(|c: char| c.is_numeric()) => format!("_{ident}"),
+        _ => ident,
+    }
+}
+
+fn to_snake(s: &str) -> String {
+    sanitize(s.to_snake_case())
+}
+
+fn to_upper_camel(s: &str) -> String {
+    sanitize(s.to_upper_camel_case())
+}
+
+/// One message, flattened out of the descriptor tree.
+struct Msg<'a> {
+    fq: String,
+    rust: String,
+    /// Rust module holding this message's nested types (oneof enums live there).
+    module: String,
+    desc: &'a DescriptorProto,
+    map_entry: bool,
+}
+
+struct Model<'a> {
+    msgs: Vec<Msg<'a>>,
+    by_fq: HashMap<String, usize>,
+    /// Enum full name -> Rust path.
+    enums: HashMap<String, String>,
+}
+
+fn package_module(package: &str) -> String {
+    // `mesos.v1` lives in `crate::v1`, `mesos.v1.scheduler` in `crate::v1::scheduler`.
+    let rest = package.strip_prefix("mesos").unwrap_or(package);
+    let mut m = String::from("crate");
+    for part in rest.split('.').filter(|p| !p.is_empty()) {
+        m.push_str("::");
+        m.push_str(&to_snake(part));
+    }
+    m
+}
+
+impl<'a> Model<'a> {
+    fn new(fds: &'a FileDescriptorSet) -> Self {
+        let mut model = Model {
+            msgs: Vec::new(),
+            by_fq: HashMap::new(),
+            enums: HashMap::new(),
+        };
+        for file in &fds.file {
+            let package = file.package();
+            if !package.starts_with("mesos") {
+                continue;
+            }
+            let module = package_module(package);
+            let fq = format!(".{package}");
+            for e in &file.enum_type {
+                model.enums.insert(
+                    format!("{fq}.{}", e.name()),
+                    format!("{module}::{}", to_upper_camel(e.name())),
+                );
+            }
+            for m in &file.message_type {
+                model.add(m, &fq, &module);
+            }
+        }
+        model
+    }
+
+    fn add(&mut self, desc: &'a DescriptorProto, parent_fq: &str, parent_module: &str) {
+        let fq = format!("{parent_fq}.{}", desc.name());
+        let rust = format!("{parent_module}::{}", to_upper_camel(desc.name()));
+        let module = format!("{parent_module}::{}", to_snake(desc.name()));
+        let map_entry = desc.options.as_ref().is_some_and(|o| o.map_entry());
+        self.by_fq.insert(fq.clone(), self.msgs.len());
+        self.msgs.push(Msg {
+            fq: fq.clone(),
+            rust,
+            module: module.clone(),
+            desc,
+            map_entry,
+        });
+        for e in &desc.enum_type {
+            self.enums.insert(
+                format!("{fq}.{}", e.name()),
+                format!("{module}::{}", to_upper_camel(e.name())),
+            );
+        }
+        for nested in &desc.nested_type {
+            self.add(nested, &fq, &module);
+        }
+    }
+
+    fn msg(&self, fq: &str) -> &Msg<'a> {
+        &self.msgs[*self
+            .by_fq
+            .get(fq)
+            .unwrap_or_else(|| panic!("unknown message {fq}"))]
+    }
+
+    fn enum_path(&self, fq: &str) -> &str {
+        self.enums
+            .get(fq)
+            .unwrap_or_else(|| panic!("unknown enum {fq}"))
+    }
+
+    fn map_entry_of(&self, f: &FieldDescriptorProto) -> Option<&Msg<'a>> {
+        if f.r#type() == Type::Message && f.label() == Label::Repeated {
+            let m = self.msg(f.type_name());
+            if m.map_entry {
+                return Some(m);
+            }
+        }
+        None
+    }
+
+    fn wire_schema(&self) -> String {
+        let mut s = String::new();
+        s.push_str("/// Every message's fields, for the required-field check on protobuf input.\n");
+        s.push_str("pub(crate) static MESSAGES: &[MessageSchema] = &[\n");
+        for m in &self.msgs {
+            let _ = writeln!(s, "    MessageSchema {{ name: {:?}, fields: &[", m.fq);
+            for f in &m.desc.field {
+                let sub = if f.r#type() == Type::Message || f.r#type() == Type::Group {
+                    format!("Some({})", self.by_fq[f.type_name()])
+                } else {
+                    "None".to_string()
+                };
+                let _ = writeln!(
+                    s,
+                    "        FieldSchema {{ number: {}, name: {:?}, required: {}, repeated: {}, message: {sub} }},",
+                    f.number(),
+                    f.name(),
+                    f.label() == Label::Required,
+                    f.label() == Label::Repeated
+                );
+            }
+            s.push_str("    ] },\n");
+        }
+        s.push_str("];\n\n");
+        for (i, m) in self.msgs.iter().enumerate() {
+            if m.map_entry {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "impl WireSchema for {} {{ const SCHEMA: usize = {i}; }}",
+                m.rust
+            );
+        }
+        s
+    }
+
+    fn json_impls(&self) -> String {
+        let mut s = String::new();
+        let mut enums: Vec<&String> = self.enums.values().collect();
+        enums.sort();
+        for e in enums {
+            let _ = writeln!(
+                s,
+                "impl ProtoEnum for {e} {{\n    fn from_name(name: &str) -> Option<i32> {{ Self::from_str_name(name).map(|v| v as i32) }}\n    fn name_of(value: i32) -> Option<&'static str> {{ Self::try_from(value).ok().map(|v| v.as_str_name()) }}\n}}\n"
+            );
+        }
+        for m in &self.msgs {
+            if m.map_entry {
+                continue;
+            }
+            let _ = writeln!(s, "impl MesosJson for {} {{", m.rust);
+            s.push_str("    fn write_json(&self, w: &mut Writer) {\n        w.begin_object();\n");
+            for f in &m.desc.field {
+                s.push_str(&self.write_field(m, f));
+            }
+            s.push_str("        w.end_object();\n    }\n\n");
+            s.push_str(
+                "    #[allow(unused_variables)]\n    fn read_json(v: &Value, cx: &mut ReadCx) -> Result<Self, JsonError> {\n",
+            );
+            s.push_str("        let obj = cx.object(v)?;\n        let mut m = Self::default();\n");
+            for f in &m.desc.field {
+                s.push_str(&self.read_field(m, f));
+            }
+            s.push_str("        Ok(m)\n    }\n}\n\n");
+        }
+        s
+    }
+
+    /// Expression writing the value `v` (a reference) of a singular (non-repeated) field.
+    fn write_value(&self, f: &FieldDescriptorProto, v: &str) -> String {
+        match f.r#type() {
+            Type::Double => format!("w.double(*{v})"),
+            Type::Float => format!("w.double(f64::from(*{v}))"),
+            Type::Int32
+            | Type::Sint32
+            | Type::Sfixed32
+            | Type::Int64
+            | Type::Sint64
+            | Type::Sfixed64 => {
+                format!("w.int(i64::from(*{v}))")
+            }
+            Type::Uint32 | Type::Fixed32 | Type::Uint64 | Type::Fixed64 => {
+                format!("w.uint(u64::from(*{v}))")
+            }
+            Type::Bool => format!("w.bool(*{v})"),
+            Type::String => format!("w.string({v})"),
+            Type::Bytes => format!("w.bytes({v})"),
+            Type::Message | Type::Group => format!("MesosJson::write_json({v}, w)"),
+            Type::Enum => unreachable!("enums are written by write_field"),
+        }
+    }
+
+    /// Code for one field of `write_json`, in declaration order.
+    fn write_field(&self, m: &Msg, f: &FieldDescriptorProto) -> String {
+        let name = f.name();
+        let field = to_snake(name);
+        let deprecated = f.options.as_ref().is_some_and(|o| o.deprecated());
+        let mut s = String::new();
+        if let Some(idx) = f.oneof_index.filter(|_| !f.proto3_optional()) {
+            let oneof = &m.desc.oneof_decl[usize::try_from(idx).expect("small index")];
+            let en = format!("{}::{}", m.module, to_upper_camel(oneof.name()));
+            let variant = to_upper_camel(name);
+            let _ = writeln!(
+                s,
+                "        if let Some({en}::{variant}(v)) = &self.{} {{",
+                to_snake(oneof.name())
+            );
+            if f.r#type() == Type::Enum {
+                let ep = self.enum_path(f.type_name());
+                let _ = writeln!(s, "            if let Some(n) = enum_name::<{ep}>(*v) {{ w.key({name:?}); w.string(n); }}");
+            } else {
+                let _ = writeln!(
+                    s,
+                    "            w.key({name:?}); {};",
+                    self.write_value(f, "v")
+                );
+            }
+            s.push_str("        }\n");
+            return s;
+        }
+        if let Some(entry) = self.map_entry_of(f) {
+            let key_f = &entry.desc.field[0];
+            let val_f = &entry.desc.field[1];
+            let _ = writeln!(s, "        if !self.{field}.is_empty() {{");
+            let _ = writeln!(s, "            w.key({name:?}); w.begin_object();");
+            s.push_str("            for (k, v) in &self.");
+            s.push_str(&field);
+            s.push_str(" {\n");
+            let key_expr = match key_f.r#type() {
+                Type::String => "w.key(k)".to_string(),
+                _ => "w.key(&k.to_string())".to_string(),
+            };
+            let _ = writeln!(s, "                {key_expr};");
+            if val_f.r#type() == Type::Enum {
+                let ep = self.enum_path(val_f.type_name());
+                let _ = writeln!(s, "                match enum_name::<{ep}>(*v) {{ Some(n) => w.string(n), None => w.null() }}");
+            } else {
+                let _ = writeln!(s, "                {};", self.write_value(val_f, "v"));
+            }
+            s.push_str("            }\n            w.end_object();\n        }\n");
+            return s;
+        }
+        match f.label() {
+            Label::Repeated => {
+                let _ = writeln!(s, "        if !self.{field}.is_empty() {{");
+                let _ = writeln!(s, "            w.key({name:?}); w.begin_array();");
+                let _ = writeln!(s, "            for v in &self.{field} {{");
+                if f.r#type() == Type::Enum {
+                    let ep = self.enum_path(f.type_name());
+                    let _ = writeln!(s, "                if let Some(n) = enum_name::<{ep}>(*v) {{ w.element(); w.string(n); }}");
+                } else {
+                    let _ = writeln!(
+                        s,
+                        "                w.element(); {};",
+                        self.write_value(f, "v")
+                    );
+                }
+                s.push_str("            }\n            w.end_array();\n        }\n");
+            }
+            Label::Required => {
+                if f.r#type() == Type::Enum {
+                    let ep = self.enum_path(f.type_name());
+                    let _ = writeln!(s, "        if let Some(n) = enum_name::<{ep}>(self.{field}) {{ w.key({name:?}); w.string(n); }}");
+                } else {
+                    let _ = writeln!(
+                        s,
+                        "        w.key({name:?}); {};",
+                        self.write_value(f, &format!("&self.{field}"))
+                    );
+                }
+            }
+            Label::Optional => {
+                let default = f.default_value.as_ref().filter(|_| !deprecated);
+                let _ = writeln!(s, "        if let Some(v) = &self.{field} {{");
+                if f.r#type() == Type::Enum {
+                    let ep = self.enum_path(f.type_name());
+                    let _ = writeln!(s, "            if let Some(n) = enum_name::<{ep}>(*v) {{ w.key({name:?}); w.string(n); }}");
+                } else {
+                    let _ = writeln!(
+                        s,
+                        "            w.key({name:?}); {};",
+                        self.write_value(f, "v")
+                    );
+                }
+                s.push('}');
+                if let Some(d) = default {
+                    // Mesos writes unset fields that have an explicit default.
+                    let lit = match f.r#type() {
+                        Type::Enum => format!("w.string({d:?})"),
+                        Type::String => format!("w.string({d:?})"),
+                        Type::Bytes => format!("w.bytes({d:?}.as_bytes())"),
+                        Type::Bool => format!("w.bool({d})"),
+                        Type::Double | Type::Float => format!("w.double({})", float_literal(d)),
+                        Type::Int32
+                        | Type::Sint32
+                        | Type::Sfixed32
+                        | Type::Int64
+                        | Type::Sint64
+                        | Type::Sfixed64 => {
+                            format!("w.int({d}i64)")
+                        }
+                        _ => format!("w.uint({d}u64)"),
+                    };
+                    let _ = write!(s, " else {{ w.key({name:?}); {lit}; }}");
+                }
+                s.push('\n');
+            }
+        }
+        s
+    }
+
+    /// Expression reading a singular value from `fv` (a `&Value`) for field `f`.
+    fn read_value(&self, f: &FieldDescriptorProto, name: &str) -> String {
+        match f.r#type() {
+            Type::Double => format!("cx.double(fv, {name:?})?"),
+            Type::Float => format!("cx.double(fv, {name:?})? as f32"),
+            Type::Int32 | Type::Sint32 | Type::Sfixed32 => format!("cx.int(fv, {name:?})? as i32"),
+            Type::Int64 | Type::Sint64 | Type::Sfixed64 => format!("cx.int(fv, {name:?})?"),
+            Type::Uint32 | Type::Fixed32 => format!("cx.uint(fv, {name:?})? as u32"),
+            Type::Uint64 | Type::Fixed64 => format!("cx.uint(fv, {name:?})?"),
+            Type::Bool => format!("cx.bool(fv, {name:?})?"),
+            Type::String => format!("cx.string(fv, {name:?})?"),
+            Type::Bytes => format!("cx.bytes(fv, {name:?})?"),
+            Type::Message | Type::Group => format!("cx.message(fv, {name:?})?"),
+            Type::Enum => {
+                let ep = self.enum_path(f.type_name());
+                format!("cx.enumeration::<{ep}>(fv, {name:?})?")
+            }
+        }
+    }
+
+    /// Code for one field of `read_json`.
+    fn read_field(&self, m: &Msg, f: &FieldDescriptorProto) -> String {
+        let name = f.name();
+        let field = to_snake(name);
+        let mut s = String::new();
+        let _ = writeln!(s, "        if let Some(fv) = cx.field(obj, {name:?}) {{");
+        if let Some(idx) = f.oneof_index.filter(|_| !f.proto3_optional()) {
+            let oneof = &m.desc.oneof_decl[usize::try_from(idx).expect("small index")];
+            let en = format!("{}::{}", m.module, to_upper_camel(oneof.name()));
+            let variant = to_upper_camel(name);
+            let rv = self.read_value(f, name);
+            let _ = writeln!(s, "            cx.push_field({name:?});");
+            let _ = writeln!(s, "            cx.single(fv, {name:?})?;");
+            if f.r#type() == Type::Enum {
+                let _ = writeln!(
+                    s,
+                    "            if let Some(x) = {rv} {{ m.{} = Some({en}::{variant}(x)); }}",
+                    to_snake(oneof.name())
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "            m.{} = Some({en}::{variant}({rv}));",
+                    to_snake(oneof.name())
+                );
+            }
+            let _ = writeln!(s, "            cx.pop();");
+            s.push_str("        }\n");
+            return s;
+        }
+        if let Some(entry) = self.map_entry_of(f) {
+            let key_f = &entry.desc.field[0];
+            let val_f = &entry.desc.field[1];
+            let key_expr = match key_f.r#type() {
+                Type::String => "k.clone()".to_string(),
+                Type::Bool => format!("cx.map_key_bool(k, {name:?})?"),
+                Type::Int32 | Type::Sint32 | Type::Sfixed32 => {
+                    format!("cx.map_key_int(k, {name:?})? as i32")
+                }
+                Type::Int64 | Type::Sint64 | Type::Sfixed64 => {
+                    format!("cx.map_key_int(k, {name:?})?")
+                }
+                Type::Uint32 | Type::Fixed32 => format!("cx.map_key_uint(k, {name:?})? as u32"),
+                _ => format!("cx.map_key_uint(k, {name:?})?"),
+            };
+            let _ = writeln!(
+                s,
+                "            for (k, fv) in cx.map_entries(fv, {name:?})? {{"
+            );
+            let _ = writeln!(s, "                cx.push_key({name:?}, k);");
+            if val_f.r#type() == Type::Enum {
+                let _ = writeln!(
+                    s,
+                    "                let v = {};",
+                    self.read_value(val_f, "value")
+                );
+                let _ = writeln!(
+                    s,
+                    "                if let Some(v) = v {{ m.{field}.insert({key_expr}, v); }}"
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "                let v = {};",
+                    self.read_value(val_f, "value")
+                );
+                let _ = writeln!(s, "                m.{field}.insert({key_expr}, v);");
+            }
+            s.push_str("                cx.pop();\n            }\n        }\n");
+            return s;
+        }
+        let rv = self.read_value(f, name);
+        match f.label() {
+            Label::Repeated => {
+                let _ = writeln!(
+                    s,
+                    "            for (i, fv) in cx.elements(fv).enumerate() {{"
+                );
+                let _ = writeln!(s, "                cx.push_index({name:?}, i);");
+                if f.r#type() == Type::Enum {
+                    // Unknown names in a repeated enum are dropped.
+                    let _ = writeln!(
+                        s,
+                        "                if let Some(x) = {rv} {{ m.{field}.push(x); }}"
+                    );
+                } else {
+                    let _ = writeln!(s, "                m.{field}.push({rv});");
+                }
+                s.push_str("                cx.pop();\n            }\n");
+                s.push_str("        }\n");
+            }
+            Label::Required => {
+                let _ = writeln!(s, "            cx.push_field({name:?});");
+                let _ = writeln!(s, "            cx.single(fv, {name:?})?;");
+                if f.r#type() == Type::Enum {
+                    let _ = writeln!(s, "            match {rv} {{ Some(x) => m.{field} = x, None => return Err(cx.unknown_enum(fv)) }}");
+                } else {
+                    let _ = writeln!(s, "            m.{field} = {rv};");
+                }
+                let _ = writeln!(s, "            cx.pop();");
+                let _ = writeln!(s, "        }} else {{ cx.missing({name:?}); }}");
+            }
+            Label::Optional => {
+                let _ = writeln!(s, "            cx.push_field({name:?});");
+                let _ = writeln!(s, "            cx.single(fv, {name:?})?;");
+                if f.r#type() == Type::Enum {
+                    // Unknown names in an optional enum leave the field unset.
+                    let _ = writeln!(s, "            m.{field} = {rv};");
+                } else {
+                    let _ = writeln!(s, "            m.{field} = Some({rv});");
+                }
+                let _ = writeln!(s, "            cx.pop();");
+                s.push_str("        }\n");
+            }
+        }
+        s
+    }
+}
+
+fn float_literal(d: &str) -> String {
+    match d {
+        "inf" => "f64::INFINITY".into(),
+        "-inf" => "f64::NEG_INFINITY".into(),
+        "nan" => "f64::NAN".into(),
+        _ if d.contains(['.', 'e', 'E']) => format!("{d}_f64"),
+        _ => format!("{d}.0_f64"),
+    }
+}

@@ -1,0 +1,321 @@
+//! RecordIO, the framing of the SUBSCRIBE event stream: an ASCII decimal length, `\n`, then that
+//! many bytes; no trailing newline. HTTP chunk boundaries are unrelated to record boundaries, so
+//! the decoder buffers across any split.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+/// The default largest record the decoder accepts (64 MiB).
+pub const DEFAULT_MAX_RECORD: usize = 64 * 1024 * 1024;
+
+/// The longest header worth reading: `u64::MAX` has 20 digits.
+const MAX_HEADER_DIGITS: usize = 20;
+
+/// Appends one record (`<len>\n<payload>`) to `out`.
+pub fn encode_into(payload: &[u8], out: &mut BytesMut) {
+    let mut len = itoa::Buffer::new();
+    out.extend_from_slice(len.format(payload.len()).as_bytes());
+    out.extend_from_slice(b"\n");
+    out.extend_from_slice(payload);
+}
+
+/// One record as bytes.
+pub fn encode(payload: &[u8]) -> Bytes {
+    let mut out = BytesMut::with_capacity(payload.len() + 8);
+    encode_into(payload, &mut out);
+    out.freeze()
+}
+
+/// A malformed RecordIO stream. Once returned, the decoder stays failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordIoError {
+    /// The header holds something other than decimal digits.
+    #[error("invalid RecordIO header byte 0x{byte:02x} at header position {position}")]
+    BadHeaderByte {
+        /// The offending byte.
+        byte: u8,
+        /// Its position within the header.
+        position: usize,
+    },
+    /// The header ended (`\n`) without any digit.
+    #[error("empty RecordIO header")]
+    EmptyHeader,
+    /// A header longer than any length that fits in 64 bits.
+    #[error("RecordIO header longer than {MAX_HEADER_DIGITS} digits")]
+    HeaderTooLong,
+    /// A record of length zero: Mesos never sends one, so it signals a broken stream.
+    #[error("zero-length RecordIO record")]
+    ZeroLength,
+    /// A record larger than the configured maximum.
+    #[error("RecordIO record of {length} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// Announced length.
+        length: u64,
+        /// Configured maximum.
+        max: usize,
+    },
+    /// The stream ended inside a record.
+    #[error("RecordIO stream ended inside a record ({buffered} bytes buffered)")]
+    Truncated {
+        /// Bytes left over.
+        buffered: usize,
+    },
+}
+
+/// Incremental decoder: feed bytes as they arrive, take whole records out.
+#[derive(Debug)]
+pub struct Decoder {
+    buf: BytesMut,
+    max: usize,
+    /// Length of the record whose header has been read.
+    pending: Option<usize>,
+    failed: Option<RecordIoError>,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_RECORD)
+    }
+}
+
+impl Decoder {
+    /// A decoder accepting records up to `max_record` bytes.
+    pub fn new(max_record: usize) -> Self {
+        Decoder {
+            buf: BytesMut::new(),
+            max: max_record,
+            pending: None,
+            failed: None,
+        }
+    }
+
+    /// Appends received bytes.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        self.buf.extend_from_slice(chunk);
+    }
+
+    /// Bytes buffered but not yet returned as records.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The next complete record, `Ok(None)` if more bytes are needed.
+    pub fn next_record(&mut self) -> Result<Option<Bytes>, RecordIoError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        match self.step() {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.failed = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<Bytes>, RecordIoError> {
+        let len = match self.pending {
+            Some(len) => len,
+            None => {
+                let Some(nl) = self
+                    .buf
+                    .iter()
+                    .take(MAX_HEADER_DIGITS + 1)
+                    .position(|&b| b == b'\n')
+                else {
+                    // No newline yet: validate what we have so garbage fails fast.
+                    for (position, &byte) in self.buf.iter().take(MAX_HEADER_DIGITS).enumerate() {
+                        if !byte.is_ascii_digit() {
+                            return Err(RecordIoError::BadHeaderByte { byte, position });
+                        }
+                    }
+                    if self.buf.len() > MAX_HEADER_DIGITS {
+                        return Err(RecordIoError::HeaderTooLong);
+                    }
+                    return Ok(None);
+                };
+                if nl == 0 {
+                    return Err(RecordIoError::EmptyHeader);
+                }
+                let mut length: u64 = 0;
+                for (position, &byte) in self.buf[..nl].iter().enumerate() {
+                    if !byte.is_ascii_digit() {
+                        return Err(RecordIoError::BadHeaderByte { byte, position });
+                    }
+                    length = length
+                        .checked_mul(10)
+                        .and_then(|l| l.checked_add(u64::from(byte - b'0')))
+                        .ok_or(RecordIoError::HeaderTooLong)?;
+                }
+                if length == 0 {
+                    return Err(RecordIoError::ZeroLength);
+                }
+                let len = usize::try_from(length)
+                    .ok()
+                    .filter(|l| *l <= self.max)
+                    .ok_or(RecordIoError::TooLarge {
+                        length,
+                        max: self.max,
+                    })?;
+                self.buf.advance(nl + 1);
+                self.pending = Some(len);
+                len
+            }
+        };
+        if self.buf.len() < len {
+            self.buf.reserve(len - self.buf.len());
+            return Ok(None);
+        }
+        self.pending = None;
+        Ok(Some(self.buf.split_to(len).freeze()))
+    }
+
+    /// Call at end of stream: fails if a partial record is left.
+    pub fn finish(&self) -> Result<(), RecordIoError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.buf.is_empty() && self.pending.is_none() {
+            Ok(())
+        } else {
+            Err(RecordIoError::Truncated {
+                buffered: self.buf.len(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn decode_all(d: &mut Decoder) -> Result<Vec<Bytes>, RecordIoError> {
+        let mut out = Vec::new();
+        while let Some(r) = d.next_record()? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn encode_writes_decimal_length_newline_payload() {
+        assert_eq!(
+            &encode(br#"{"type":"HEARTBEAT"}"#)[..],
+            b"20\n{\"type\":\"HEARTBEAT\"}"
+        );
+        assert_eq!(&encode(&[0x08, 0x08])[..], b"2\n\x08\x08");
+    }
+
+    #[test]
+    fn decode_handles_records_split_byte_by_byte() {
+        let stream = [encode(b"hello"), encode(b"world!")].concat();
+        let mut d = Decoder::default();
+        let mut got = Vec::new();
+        for b in stream {
+            d.feed(&[b]);
+            got.extend(decode_all(&mut d).unwrap());
+        }
+        assert_eq!(
+            got,
+            vec![Bytes::from_static(b"hello"), Bytes::from_static(b"world!")]
+        );
+        d.finish().unwrap();
+    }
+
+    #[test]
+    fn decode_rejects_zero_length_record() {
+        let mut d = Decoder::default();
+        d.feed(b"0\n");
+        assert_eq!(d.next_record(), Err(RecordIoError::ZeroLength));
+    }
+
+    #[test]
+    fn decode_rejects_non_numeric_header() {
+        let mut d = Decoder::default();
+        d.feed(b"1x\nab");
+        assert_eq!(
+            d.next_record(),
+            Err(RecordIoError::BadHeaderByte {
+                byte: b'x',
+                position: 1
+            })
+        );
+        // Garbage is reported even before a newline arrives.
+        let mut d = Decoder::default();
+        d.feed(b"{\"type\"");
+        assert!(matches!(
+            d.next_record(),
+            Err(RecordIoError::BadHeaderByte { position: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn decode_rejects_records_over_the_maximum() {
+        let mut d = Decoder::new(4);
+        d.feed(b"5\nhello");
+        assert_eq!(
+            d.next_record(),
+            Err(RecordIoError::TooLarge { length: 5, max: 4 })
+        );
+        let mut d = Decoder::default();
+        d.feed(b"99999999999999999999999\n");
+        assert_eq!(d.next_record(), Err(RecordIoError::HeaderTooLong));
+    }
+
+    #[test]
+    fn finish_reports_a_truncated_record() {
+        let mut d = Decoder::default();
+        d.feed(b"5\nhel");
+        assert_eq!(d.next_record(), Ok(None));
+        assert!(matches!(d.finish(), Err(RecordIoError::Truncated { .. })));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn records_round_trip_under_any_chunking(
+            records in prop::collection::vec(prop::collection::vec(any::<u8>(), 1..300), 0..20),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..40),
+        ) {
+            let mut stream = BytesMut::new();
+            for r in &records {
+                encode_into(r, &mut stream);
+            }
+            let stream = stream.freeze();
+            let mut points: Vec<usize> = cuts.iter().map(|c| c.index(stream.len() + 1)).collect();
+            points.push(0);
+            points.push(stream.len());
+            points.sort_unstable();
+            let mut d = Decoder::default();
+            let mut got = Vec::new();
+            for w in points.windows(2) {
+                d.feed(&stream[w[0]..w[1]]);
+                got.extend(decode_all(&mut d).unwrap());
+            }
+            prop_assert_eq!(got.len(), records.len());
+            for (g, r) in got.iter().zip(&records) {
+                prop_assert_eq!(&g[..], &r[..]);
+            }
+            prop_assert!(d.finish().is_ok());
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_decoder(
+            chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..16),
+            max in 1usize..1024,
+        ) {
+            let mut d = Decoder::new(max);
+            for c in &chunks {
+                d.feed(c);
+                loop {
+                    match d.next_record() {
+                        Ok(Some(r)) => prop_assert!(!r.is_empty() && r.len() <= max),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+            }
+            let _ = d.finish();
+        }
+    }
+}
