@@ -228,7 +228,20 @@ impl<'a> Model<'a> {
                 "    #[allow(unused_variables)]\n    fn read_json(v: &Value, cx: &mut ReadCx) -> Result<Self, JsonError> {\n",
             );
             s.push_str("        let obj = cx.object(v)?;\n        let mut m = Self::default();\n");
-            for f in &m.desc.field {
+            // Missing required fields are reported as protobuf's `FindInitializationErrors`
+            // does: this message's own, in declaration order, then those inside the
+            // sub-messages that are set, in field-number order (hence the reading order).
+            for f in m.desc.field.iter().filter(|f| f.label() == Label::Required) {
+                let _ = writeln!(
+                    s,
+                    "        if cx.field(obj, {:?}).is_none() {{ cx.missing({:?}); }}",
+                    f.name(),
+                    f.name()
+                );
+            }
+            let mut by_number: Vec<&FieldDescriptorProto> = m.desc.field.iter().collect();
+            by_number.sort_by_key(|f| f.number());
+            for f in by_number {
                 s.push_str(&self.read_field(m, f));
             }
             s.push_str("        Ok(m)\n    }\n}\n\n");
@@ -499,7 +512,7 @@ impl<'a> Model<'a> {
                     let _ = writeln!(s, "            m.{field} = {rv};");
                 }
                 let _ = writeln!(s, "            cx.pop();");
-                let _ = writeln!(s, "        }} else {{ cx.missing({name:?}); }}");
+                s.push_str("        }\n");
             }
             Label::Optional => {
                 let _ = writeln!(s, "            cx.push_field({name:?});");

@@ -20,6 +20,7 @@ use mesos_proto::id::{AgentId, FrameworkId, TaskId};
 use mesos_proto::v1::{FrameworkInfo, KillPolicy, Resource, TaskInfo, TaskState, TaskStatus};
 
 /// What an agent tells the master.
+#[allow(clippy::large_enum_variant)] // Registration is sent once per link; boxing buys nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AgentToMaster {
     /// First message on a link: who the agent is and what it still runs.
@@ -75,6 +76,7 @@ pub struct TaskReport {
 }
 
 /// What the master tells an agent.
+#[allow(clippy::large_enum_variant)] // RunTask carries a TaskInfo by design.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MasterToAgent {
     /// Registration accepted, under this ID (the previous one when the agent had one).

@@ -203,10 +203,23 @@ impl ReadCx {
         Ok(())
     }
 
-    /// The elements of a repeated field: an array's items, or the single value given.
+    /// The elements of a repeated field: an array's items, or the single value given. As in
+    /// stout, `null` items are skipped and nested arrays are flattened (each item is parsed
+    /// for the same repeated field).
     pub fn elements<'v>(&self, v: &'v Value) -> Box<dyn Iterator<Item = &'v Value> + 'v> {
+        fn flatten<'v>(v: &'v Value, out: &mut Vec<&'v Value>) {
+            match v {
+                Value::Array(items) => items.iter().for_each(|item| flatten(item, out)),
+                Value::Null => {}
+                other => out.push(other),
+            }
+        }
         match v {
-            Value::Array(items) => Box::new(items.iter().filter(|e| !e.is_null())),
+            Value::Array(_) => {
+                let mut out = Vec::new();
+                flatten(v, &mut out);
+                Box::new(out.into_iter())
+            }
             other => Box::new(std::iter::once(other)),
         }
     }

@@ -308,11 +308,8 @@ mod tests {
             let mut d = Decoder::new(max);
             for c in &chunks {
                 d.feed(c);
-                loop {
-                    match d.next_record() {
-                        Ok(Some(r)) => prop_assert!(!r.is_empty() && r.len() <= max),
-                        Ok(None) | Err(_) => break,
-                    }
+                while let Ok(Some(r)) = d.next_record() {
+                    prop_assert!(!r.is_empty() && r.len() <= max);
                 }
             }
             let _ = d.finish();

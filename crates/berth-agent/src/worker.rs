@@ -1,0 +1,503 @@
+//! One task's life on the agent: a worker future the agent spawns per task. It drives the
+//! [`Containerizer`] and reports every state change to the agent as a [`WorkerEvent`]; the
+//! agent stamps UUIDs, checkpoints and forwards them (it owns all state, the worker none).
+//!
+//! Launch: sandbox → image (Mesos's PULLING; a kill here ends the task with
+//! `REASON_TASK_KILLED_DURING_LAUNCH`) → TASK_STARTING → create + start → TASK_RUNNING → wait,
+//! with kills interrupting → terminal update → remove the container after the remove delay.
+//! A recovered task (after an agent restart) joins at "wait".
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mesos_proto::id::{FrameworkId, TaskId};
+use mesos_proto::v1::network_info::{IpAddress, Protocol};
+use mesos_proto::v1::task_status::{Reason, Source};
+use mesos_proto::v1::{ContainerStatus, NetworkInfo, TaskInfo, TaskState, TaskStatus};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::containerizer::{
+    ContainerRef, Containerizer, ContainerizerError, LaunchRequest, LogPump, Prepared, Recovered,
+    Termination,
+};
+use crate::docker::tail;
+use crate::sandbox;
+
+/// What a worker tells the agent.
+#[derive(Debug)]
+pub enum WorkerEvent {
+    /// A new status for the task (without UUID: the agent's ledger stamps it).
+    Update {
+        /// The framework.
+        framework_id: FrameworkId,
+        /// The task.
+        task_id: TaskId,
+        /// The update.
+        status: Box<TaskStatus>,
+    },
+    /// The worker is finished (terminal update sent and the container removed, or the agent
+    /// is shutting down).
+    Done {
+        /// The framework.
+        framework_id: FrameworkId,
+        /// The task.
+        task_id: TaskId,
+    },
+}
+
+/// How a worker starts.
+#[derive(Debug)]
+pub enum Start {
+    /// A new task: launch it.
+    Launch,
+    /// A task found again after an agent restart.
+    Recover {
+        /// Its state before the restart.
+        state: TaskState,
+        /// `Some(grace)` when a kill had been requested: it is carried out again.
+        resume_kill: Option<Duration>,
+        /// Its container, if it still exists.
+        container: Option<Recovered>,
+    },
+}
+
+/// Everything a worker needs; it owns copies, never references into agent state.
+pub struct Worker<C> {
+    /// Runs containers.
+    pub containerizer: Arc<C>,
+    /// Where events go.
+    pub events: mpsc::Sender<WorkerEvent>,
+    /// Kill requests (grace periods) from the agent.
+    pub kills: mpsc::Receiver<Duration>,
+    /// The agent is stopping: leave containers as they are and return.
+    pub shutdown: CancellationToken,
+    /// The task's framework.
+    pub framework_id: FrameworkId,
+    /// Whether the framework wants TASK_KILLING.
+    pub killing_capable: bool,
+    /// The task.
+    pub task: TaskInfo,
+    /// Its container.
+    pub container: ContainerRef,
+    /// The agent's work dir.
+    pub work_dir: PathBuf,
+    /// The run directory.
+    pub sandbox: PathBuf,
+    /// The agent's IP, for updates without a container address.
+    pub agent_ip: IpAddr,
+    /// Delay before removing the exited container.
+    pub remove_delay: Duration,
+    /// How long to wait for the log stream to drain after exit.
+    pub drain_timeout: Duration,
+    /// Lines of stderr quoted in TASK_FAILED.
+    pub stderr_tail_lines: usize,
+}
+
+/// A future's output, or never when there is no future (for optional `select!` arms).
+async fn maybe<F: Future + Unpin>(future: &mut Option<F>) -> F::Output {
+    match future {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn network_info(addresses: &[(bool, String)], template: Option<&NetworkInfo>) -> NetworkInfo {
+    let mut info = template.cloned().unwrap_or_default();
+    info.ip_addresses = addresses
+        .iter()
+        .map(|(v6, ip)| IpAddress {
+            protocol: Some(if *v6 { Protocol::IPv6 } else { Protocol::IPv4 } as i32),
+            ip_address: Some(ip.clone()),
+        })
+        .collect();
+    info
+}
+
+/// What precedes the quoted end of stderr in a TASK_FAILED message.
+const STDERR_TAIL_INTRO: &str = "; last lines of stderr:\n";
+
+type StopFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<(), ContainerizerError>> + Send + 'a>>;
+
+impl<C: Containerizer> Worker<C> {
+    /// Runs the task to its end, or until the agent shuts down.
+    pub async fn run(mut self, start: Start) {
+        let shutdown = self.shutdown.clone();
+        let framework_id = self.framework_id.clone();
+        let task_id = TaskId::generated(self.task.task_id.value.clone());
+        let events = self.events.clone();
+        tokio::select! {
+            // The agent is stopping (not the tasks): containers keep running and a restarted
+            // agent recovers them.
+            () = shutdown.cancelled() => return,
+            () = self.drive(start) => {}
+        }
+        let _ = events
+            .send(WorkerEvent::Done {
+                framework_id,
+                task_id,
+            })
+            .await;
+    }
+
+    async fn drive(&mut self, start: Start) {
+        match start {
+            Start::Launch => self.launch().await,
+            Start::Recover {
+                state,
+                resume_kill,
+                container,
+            } => self.recover(state, resume_kill, container).await,
+        }
+    }
+
+    fn status(&self, state: TaskState, source: Source) -> TaskStatus {
+        TaskStatus {
+            task_id: self.task.task_id.clone(),
+            state: state as i32,
+            source: Some(source as i32),
+            agent_id: Some(self.container.agent_id.to_proto()),
+            executor_id: Some(mesos_proto::v1::ExecutorId::from_str_value(
+                self.task.task_id.value.clone(),
+            )),
+            timestamp: Some(now_seconds()),
+            container_status: Some(ContainerStatus {
+                container_id: Some(self.container.container_id.to_proto()),
+                network_infos: vec![network_info(
+                    &[(self.agent_ip.is_ipv6(), self.agent_ip.to_string())],
+                    None,
+                )],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    async fn emit(&self, status: TaskStatus) {
+        tracing::info!(
+            framework_id = %self.framework_id,
+            task_id = %self.task.task_id.value,
+            container_id = %self.container.container_id,
+            state = TaskState::try_from(status.state).map_or("?", |s| s.as_str_name()),
+            // Not the quoted stderr: task output may hold secrets.
+            message = status
+                .message
+                .as_deref()
+                .and_then(|m| m.split(STDERR_TAIL_INTRO).next())
+                .unwrap_or(""),
+            "task status"
+        );
+        let _ = self
+            .events
+            .send(WorkerEvent::Update {
+                framework_id: self.framework_id.clone(),
+                task_id: TaskId::generated(self.task.task_id.value.clone()),
+                status: Box::new(status),
+            })
+            .await;
+    }
+
+    async fn fail_launch(&self, state: TaskState, reason: Reason, message: String) {
+        let mut status = self.status(state, Source::Agent);
+        status.reason = Some(reason as i32);
+        status.message = Some(message);
+        self.emit(status).await;
+    }
+
+    async fn launch(&mut self) {
+        let mount = match sandbox::create(
+            &self.work_dir,
+            &self.container.agent_id,
+            &self.sandbox,
+            &self.container.container_id,
+        )
+        .await
+        {
+            Ok(mount) => mount,
+            Err(err) => {
+                let message = format!(
+                    "Failed to launch container: cannot create the sandbox {}: {err}",
+                    self.sandbox.display()
+                );
+                self.fail_launch(
+                    TaskState::TaskFailed,
+                    Reason::ContainerLaunchFailed,
+                    message,
+                )
+                .await;
+                return;
+            }
+        };
+        let request = LaunchRequest {
+            container: self.container.clone(),
+            framework_id: self.framework_id.clone(),
+            task: self.task.clone(),
+            sandbox: self.sandbox.clone(),
+            sandbox_mount: mount,
+        };
+
+        // Mesos's PULLING phase: the task has not reached an executor yet.
+        let containerizer = Arc::clone(&self.containerizer);
+        let prepared = tokio::select! {
+            prepared = containerizer.prepare(&request) => prepared,
+            Some(_) = self.kills.recv() => {
+                self.fail_launch(
+                    TaskState::TaskKilled,
+                    Reason::TaskKilledDuringLaunch,
+                    "Killed before delivery to the executor".to_owned(),
+                )
+                .await;
+                return;
+            }
+        };
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err(err) => {
+                let message = format!("Failed to launch container: {}", err.user_message());
+                self.fail_launch(
+                    TaskState::TaskFailed,
+                    Reason::ContainerLaunchFailed,
+                    message,
+                )
+                .await;
+                return;
+            }
+        };
+
+        let mut starting = self.status(TaskState::TaskStarting, Source::Executor);
+        starting.message = starting_message(&prepared);
+        self.emit(starting).await;
+
+        let launched = match containerizer.launch(&request).await {
+            Ok(launched) => launched,
+            Err(ContainerizerError::Options(err)) => {
+                let mut failed = self.status(TaskState::TaskFailed, Source::Executor);
+                failed.message = Some(format!("Failed to create docker run options: {err}"));
+                self.emit(failed).await;
+                return;
+            }
+            Err(err) => {
+                let mut failed = self.status(TaskState::TaskFailed, Source::Executor);
+                failed.message = Some(format!(
+                    "Failed to run docker container: {}",
+                    err.user_message()
+                ));
+                self.emit(failed).await;
+                // The container may exist (created, never started).
+                self.remove_later().await;
+                return;
+            }
+        };
+
+        let mut running = self.status(TaskState::TaskRunning, Source::Executor);
+        running.data = Some(launched.inspect.clone());
+        self.set_addresses(&mut running, &launched.addresses);
+        self.emit(running).await;
+
+        self.supervise(Some(launched.logs), None).await;
+    }
+
+    async fn recover(
+        &mut self,
+        state: TaskState,
+        resume_kill: Option<Duration>,
+        container: Option<Recovered>,
+    ) {
+        let Some(container) = container else {
+            let message = "Container terminated; it was gone when the agent recovered".to_owned();
+            self.fail_launch(TaskState::TaskFailed, Reason::ExecutorTerminated, message)
+                .await;
+            return;
+        };
+        if !container.started {
+            let message = "Container terminated; it never started (the agent stopped during \
+                           its launch)"
+                .to_owned();
+            self.fail_launch(TaskState::TaskFailed, Reason::ExecutorTerminated, message)
+                .await;
+            self.remove_later().await;
+            return;
+        }
+        // Also for an exited container: what it wrote while no agent ran is fetched, and the
+        // stream ends by itself.
+        let logs = {
+            match self
+                .containerizer
+                .reattach(&self.container, self.sandbox.clone())
+                .await
+            {
+                Ok(logs) => Some(logs),
+                Err(err) => {
+                    tracing::warn!(container_id = %self.container.container_id, error = %err, "cannot resume log streaming");
+                    None
+                }
+            }
+        };
+        if matches!(state, TaskState::TaskStaging | TaskState::TaskStarting) {
+            let mut running = self.status(TaskState::TaskRunning, Source::Executor);
+            running.data = Some(container.inspect.clone());
+            self.set_addresses(&mut running, &container.addresses);
+            self.emit(running).await;
+        }
+        // A kill that was under way before the restart is carried out again.
+        self.supervise(logs, resume_kill).await;
+    }
+
+    fn set_addresses(&self, status: &mut TaskStatus, addresses: &[(bool, String)]) {
+        if addresses.is_empty() {
+            // Host networking: the agent's own IP, as Mesos inserts it.
+            return;
+        }
+        let template = self
+            .task
+            .container
+            .as_ref()
+            .and_then(|c| c.network_infos.first());
+        if let Some(container_status) = status.container_status.as_mut() {
+            container_status.network_infos = vec![network_info(addresses, template)];
+        }
+    }
+
+    /// Waits for the container's exit while handling kills; reports the terminal update and
+    /// removes the container.
+    async fn supervise(&mut self, logs: Option<LogPump>, resume_kill: Option<Duration>) {
+        let containerizer = Arc::clone(&self.containerizer);
+        let container = self.container.clone();
+        let mut logs = logs;
+        let mut wait = Box::pin(containerizer.wait(&container));
+        let mut stop: Option<StopFuture<'_>> = None;
+        let mut killed = false;
+        let mut killing_sent = false;
+        // `TaskInfo.max_completion_time`: stopped with no grace when exceeded (§5.9).
+        let mut deadline: Option<std::pin::Pin<Box<tokio::time::Sleep>>> = self
+            .task
+            .max_completion_time
+            .as_ref()
+            .map(|d| Duration::from_nanos(u64::try_from(d.nanoseconds).unwrap_or(0)))
+            .map(|limit| Box::pin(tokio::time::sleep(limit)));
+        let mut timed_out = false;
+        if let Some(grace) = resume_kill {
+            killed = true;
+            killing_sent = true;
+            stop = Some(Box::pin(containerizer.kill(&container, grace)));
+        }
+        let end = loop {
+            tokio::select! {
+                end = &mut wait => break end,
+                () = maybe(&mut logs) => logs = None,
+                Some(grace) = self.kills.recv() => {
+                    killed = true;
+                    if !killing_sent && self.killing_capable {
+                        killing_sent = true;
+                        self.emit(self.status(TaskState::TaskKilling, Source::Executor)).await;
+                    }
+                    tracing::info!(container_id = %container.container_id, ?grace, "stopping container");
+                    // A new KILL replaces a pending stop, as a new `docker stop` does in Mesos.
+                    stop = Some(Box::pin(containerizer.kill(&container, grace)));
+                }
+                () = maybe(&mut deadline) => {
+                    deadline = None;
+                    if !killed {
+                        timed_out = true;
+                        tracing::info!(container_id = %container.container_id, "max_completion_time reached; stopping container");
+                        stop = Some(Box::pin(containerizer.kill(&container, Duration::ZERO)));
+                    }
+                }
+                result = maybe(&mut stop) => {
+                    stop = None;
+                    if let Err(err) = result {
+                        tracing::warn!(container_id = %container.container_id, error = %err, "stopping the container failed");
+                    }
+                }
+            }
+        };
+        drop(stop);
+        if let Some(logs) = logs {
+            // The output stream ends right after the exit; give it a moment to drain so the
+            // sandbox files (and the stderr tail below) are complete.
+            let _ = tokio::time::timeout(self.drain_timeout, logs).await;
+        }
+        let status = match end {
+            Ok(end) => self.terminal(&end, killed, timed_out).await,
+            Err(err) => {
+                let mut failed = self.status(TaskState::TaskFailed, Source::Executor);
+                failed.message = Some(format!("Failed to get exit status of container: {err}"));
+                failed
+            }
+        };
+        self.emit(status).await;
+        self.remove_later().await;
+    }
+
+    async fn terminal(&self, end: &Termination, killed: bool, timed_out: bool) -> TaskStatus {
+        let code = end.exit_code;
+        let message = format!("Container exited with status {code}");
+        if timed_out && !killed {
+            let mut status = self.status(TaskState::TaskFailed, Source::Executor);
+            status.reason = Some(Reason::MaxCompletionTimeReached as i32);
+            status.message = Some(message);
+            return status;
+        }
+        if killed {
+            let mut status = self.status(TaskState::TaskKilled, Source::Executor);
+            status.message = Some(message);
+            return status;
+        }
+        if code == 0 {
+            let mut status = self.status(TaskState::TaskFinished, Source::Executor);
+            status.message = Some(message);
+            return status;
+        }
+        // Beyond Mesos: say when the OOM killer struck, and quote the end of stderr.
+        let mut status = self.status(TaskState::TaskFailed, Source::Executor);
+        let mut message = message;
+        if end.oom_killed {
+            message.push_str("; the container was killed by the kernel's OOM killer");
+            status.reason = Some(Reason::ContainerLimitationMemory as i32);
+        }
+        let lines = tail(&self.sandbox.join("stderr"), self.stderr_tail_lines).await;
+        if !lines.is_empty() {
+            message.push_str(STDERR_TAIL_INTRO);
+            message.push_str(&lines.join("\n"));
+        }
+        status.message = Some(message);
+        status
+    }
+
+    async fn remove_later(&self) {
+        if !self.remove_delay.is_zero() {
+            tokio::time::sleep(self.remove_delay).await;
+        }
+        if let Err(err) = self.containerizer.remove(&self.container).await {
+            tracing::warn!(container_id = %self.container.container_id, error = %err, "cannot remove the container");
+        }
+    }
+}
+
+/// TASK_STARTING's message: empty as in Mesos, unless an image was pulled, which berth
+/// reports there (Mesos agents send no update while pulling).
+fn starting_message(prepared: &Prepared) -> Option<String> {
+    let pull = prepared.pull.as_ref()?;
+    Some(match &pull.digest {
+        Some(digest) => format!(
+            "Pulled image '{}' ({digest}) in {:.1}s",
+            pull.image,
+            pull.elapsed.as_secs_f64()
+        ),
+        None => format!(
+            "Pulled image '{}' in {:.1}s",
+            pull.image,
+            pull.elapsed.as_secs_f64()
+        ),
+    })
+}

@@ -1,0 +1,198 @@
+//! The HTTP surface: `/api/v1/scheduler` (and `/master/api/v1/scheduler`), `/state`,
+//! `/health`, `/version`, `/redirect`. Handlers decode and check what needs no state (spec §1.3
+//! steps 4-9), then hand the call to the master actor and wait for its answer.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use futures::Stream;
+use mesos_proto::id::FrameworkId;
+use mesos_proto::v1::scheduler::call;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::actor::{CallOutcome, Command};
+use crate::call::{decode_call, negotiate, validate_call};
+use crate::error::ApiError;
+use crate::MasterHandle;
+
+/// The `Mesos-Stream-Id` header.
+pub const STREAM_ID_HEADER: &str = "mesos-stream-id";
+
+/// The router, with the master handle as state.
+pub(crate) fn router(handle: MasterHandle, max_body: usize) -> Router {
+    Router::new()
+        .route("/api/v1/scheduler", any(scheduler))
+        .route("/master/api/v1/scheduler", any(scheduler))
+        .route("/state", any(state))
+        .route("/master/state", any(state))
+        .route("/health", any(health))
+        .route("/master/health", any(health))
+        .route("/version", any(version))
+        .route("/redirect", any(redirect))
+        .route("/master/redirect", any(redirect))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(handle)
+}
+
+async fn health() -> StatusCode {
+    StatusCode::OK
+}
+
+async fn version() -> Response {
+    json_response(crate::state_json::version_json())
+}
+
+async fn redirect(State(h): State<MasterHandle>) -> Response {
+    let mut r = StatusCode::TEMPORARY_REDIRECT.into_response();
+    if let Some((host, port)) = h.inner.addr.get() {
+        if let Ok(v) = HeaderValue::from_str(&format!("//{host}:{port}")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
+    }
+    r
+}
+
+async fn state(
+    State(h): State<MasterHandle>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    match h.state_json().await {
+        // `?jsonp=<callback>` wraps the document, as Mesos does.
+        Ok(s) => match q.get("jsonp") {
+            Some(cb) => {
+                let mut r = (StatusCode::OK, format!("{cb}({s});")).into_response();
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/javascript"),
+                );
+                r
+            }
+            None => json_response(s),
+        },
+        Err(_) => ApiError::Unavailable.into_response(),
+    }
+}
+
+fn json_response(body: String) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}
+
+async fn scheduler(
+    State(h): State<MasterHandle>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match scheduler_inner(h, method, headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+async fn scheduler_inner(
+    h: MasterHandle,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    // Step 4.
+    if method != Method::POST {
+        return Err(ApiError::MethodNotAllowed(method.to_string()));
+    }
+    // Steps 5-6.
+    let call = decode_call(header_str(&headers, "content-type"), &body)?;
+    // Step 7.
+    let ty = validate_call(&call)?;
+    let stream_id = header_str(&headers, STREAM_ID_HEADER).map(str::to_string);
+    if ty == call::Type::Subscribe {
+        // Steps 8-9.
+        let encoding = negotiate(header_str(&headers, "accept"))?;
+        if headers.contains_key(STREAM_ID_HEADER) {
+            return Err(ApiError::SubscribeWithStreamId);
+        }
+        let (reply, rx) = oneshot::channel();
+        h.send(Command::Subscribe {
+            call: Box::new(call),
+            encoding,
+            reply,
+        })
+        .await?;
+        let sub = rx.await.map_err(|_| ApiError::Unavailable)?;
+        let closer = sub
+            .framework_id
+            .map(|fid| (h.inner.tx.clone(), fid, sub.stream_id.clone()));
+        let stream = EventStream {
+            rx: sub.events,
+            closer,
+        };
+        let mut resp = Response::new(Body::from_stream(stream));
+        let hs = resp.headers_mut();
+        hs.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(encoding.content_type()),
+        );
+        if let Ok(v) = HeaderValue::from_str(&sub.stream_id) {
+            hs.insert(STREAM_ID_HEADER, v);
+        }
+        return Ok(resp);
+    }
+    if ty == call::Type::ReconcileOperations {
+        negotiate(header_str(&headers, "accept"))?;
+    }
+    let (reply, rx) = oneshot::channel();
+    h.send(Command::Call {
+        call: Box::new(call),
+        ty,
+        stream_id,
+        reply,
+    })
+    .await?;
+    match rx.await.map_err(|_| ApiError::Unavailable)?? {
+        CallOutcome::Accepted => Ok(StatusCode::ACCEPTED.into_response()),
+        CallOutcome::Ok => Ok(StatusCode::OK.into_response()),
+    }
+}
+
+/// The SUBSCRIBE response body: one RecordIO record per item (so one HTTP chunk per event,
+/// written as soon as it is queued). When hyper drops it (client gone), the actor is told.
+struct EventStream {
+    rx: mpsc::Receiver<Bytes>,
+    closer: Option<(mpsc::Sender<Command>, FrameworkId, String)>,
+}
+
+impl Stream for EventStream {
+    type Item = Result<Bytes, Infallible>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.rx.poll_recv(cx).map(|o| o.map(Ok))
+    }
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some((tx, framework_id, stream_id)) = self.closer.take() {
+            // Best effort: if the command queue is full, the next heartbeat finds the stream
+            // closed anyway.
+            let _ = tx.try_send(Command::StreamClosed {
+                framework_id,
+                stream_id,
+            });
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! [`MasterConfig`]: everything an embedding binary or a test can set.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The master's settings. [`MasterConfig::new`] gives Mesos's defaults; tests shrink the
+/// intervals.
+#[derive(Debug, Clone)]
+pub struct MasterConfig {
+    /// Where [`Master::bind`](crate::Master::bind) listens (Mesos's default port is 5050).
+    pub listen: SocketAddr,
+    /// Hostname shown in `MasterInfo`, `/state` and `pid`; `None` uses the listener's IP.
+    pub hostname: Option<String>,
+    /// Directory of `master.db` (created if missing).
+    pub work_dir: PathBuf,
+    /// Interval between HEARTBEAT events (Mesos: 15 s, fixed).
+    pub heartbeat_interval: Duration,
+    /// Mesos's `--allocation_interval` (default 1 s).
+    pub allocation_interval: Duration,
+    /// Mesos's `--offer_timeout`: unused offers are rescinded after this (default: never).
+    pub offer_timeout: Option<Duration>,
+    /// Events buffered per subscriber before it counts as too slow and is disconnected (large:
+    /// one implicit reconciliation sends an event per task at once).
+    pub subscriber_buffer: usize,
+    /// Messages buffered per agent link before the master drops (and logs) one.
+    pub agent_buffer: usize,
+    /// Messages buffered on the master's command channel.
+    pub command_buffer: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Mesos's `--max_completed_frameworks` (default 50).
+    pub max_completed_frameworks: usize,
+    /// Mesos's `--max_completed_tasks_per_framework` (default 1000).
+    pub max_completed_tasks_per_framework: usize,
+}
+
+impl MasterConfig {
+    /// Mesos's defaults, persisting under `work_dir`.
+    pub fn new(work_dir: impl Into<PathBuf>) -> Self {
+        MasterConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 5050)),
+            hostname: None,
+            work_dir: work_dir.into(),
+            heartbeat_interval: Duration::from_secs(15),
+            allocation_interval: Duration::from_secs(1),
+            offer_timeout: None,
+            subscriber_buffer: 65_536,
+            agent_buffer: 16_384,
+            command_buffer: 1024,
+            max_body_bytes: 16 * 1024 * 1024,
+            max_completed_frameworks: 50,
+            max_completed_tasks_per_framework: 1000,
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! Persistence: `<work_dir>/master.db` (SQLite, schema versioned) keeps the master's identity
+//! and counters and one record per framework, so a restarted master keeps its ID, does not reuse
+//! agent, framework or offer numbers, recognises re-subscribing frameworks and refuses removed
+//! ones.
+//!
+//! Writes are synchronous and small; the master actor calls them *before* emitting the event
+//! that announces the change.
+
+use std::path::Path;
+
+use mesos_proto::v1::FrameworkInfo;
+use mesos_proto::{decode_checked, Message};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// The schema this code reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// How many offer numbers are reserved per write (offers are frequent; a restart skips the
+/// unused rest of a block).
+const OFFER_BLOCK: u64 = 1000;
+
+/// A failed store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The work dir could not be created.
+    #[error("creating work dir: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file was written by a newer berth.
+    #[error("master.db has schema version {found}, this berth supports {SCHEMA_VERSION}")]
+    SchemaTooNew {
+        /// The version in the file.
+        found: i64,
+    },
+    /// A stored framework record does not decode.
+    #[error("stored FrameworkInfo of {framework_id} is corrupt: {reason}")]
+    Corrupt {
+        /// The framework.
+        framework_id: String,
+        /// The decode error.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// Whether trying again may help (a busy or locked database).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            StoreError::Sqlite(_)
+            | StoreError::SchemaTooNew { .. }
+            | StoreError::Corrupt { .. } => false,
+            StoreError::Io(_) => true,
+        }
+    }
+}
+
+/// A framework as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameworkRecord {
+    /// The framework ID.
+    pub id: String,
+    /// Its latest `FrameworkInfo`.
+    pub info: FrameworkInfo,
+    /// `failover_timeout` in seconds.
+    pub failover_timeout: f64,
+    /// First registration (seconds since the epoch).
+    pub registered_time: f64,
+    /// Torn down or timed out: re-subscription is refused.
+    pub removed: bool,
+    /// When it was removed (seconds since the epoch), 0 if not.
+    pub unregistered_time: f64,
+}
+
+/// The master's identity and counters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    /// The master ID (a UUID, kept across restarts).
+    pub master_id: String,
+    /// Next framework number.
+    pub next_framework: u64,
+    /// Next agent number.
+    pub next_agent: u64,
+    /// Next offer number.
+    pub next_offer: u64,
+}
+
+/// The open store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    /// Offer numbers below this are reserved on disk.
+    offer_reserved_until: u64,
+}
+
+impl Store {
+    /// Opens (creating if needed) `<work_dir>/master.db`, migrating the schema, and returns it
+    /// with the identity (a fresh master ID on first use).
+    pub fn open(work_dir: &Path) -> Result<(Store, Identity), StoreError> {
+        std::fs::create_dir_all(work_dir)?;
+        let conn = Connection::open(work_dir.join("master.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
+        )?;
+        let version: Option<i64> = conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()?;
+        match version {
+            None => {
+                conn.execute_batch(
+                    "BEGIN;
+                     CREATE TABLE master (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                     CREATE TABLE frameworks (
+                         id TEXT PRIMARY KEY,
+                         info BLOB NOT NULL,
+                         failover_timeout REAL NOT NULL,
+                         registered_time REAL NOT NULL,
+                         removed INTEGER NOT NULL DEFAULT 0,
+                         unregistered_time REAL NOT NULL DEFAULT 0
+                     );
+                     INSERT INTO schema_version (version) VALUES (1);
+                     COMMIT;",
+                )?;
+            }
+            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::SchemaTooNew { found: v }),
+            Some(_) => {}
+        }
+        let mut store = Store {
+            conn,
+            offer_reserved_until: 0,
+        };
+        let master_id = match store.get("master_id")? {
+            Some(id) => id,
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                store.set("master_id", &id)?;
+                id
+            }
+        };
+        let num = |s: Option<String>| s.and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let identity = Identity {
+            master_id,
+            next_framework: num(store.get("next_framework")?),
+            next_agent: num(store.get("next_agent")?),
+            next_offer: num(store.get("next_offer")?),
+        };
+        store.offer_reserved_until = identity.next_offer;
+        Ok((store, identity))
+    }
+
+    fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM master WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO master (key, value) VALUES (?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+
+    /// Records that framework numbers below `next` are used.
+    pub fn set_next_framework(&mut self, next: u64) -> Result<(), StoreError> {
+        self.set("next_framework", &next.to_string())
+    }
+
+    /// Records that agent numbers below `next` are used.
+    pub fn set_next_agent(&mut self, next: u64) -> Result<(), StoreError> {
+        self.set("next_agent", &next.to_string())
+    }
+
+    /// Makes sure offer number `n` is covered by a reservation on disk (one write per block).
+    pub fn reserve_offer(&mut self, n: u64) -> Result<(), StoreError> {
+        if n >= self.offer_reserved_until {
+            let until = n + OFFER_BLOCK;
+            self.set("next_offer", &until.to_string())?;
+            self.offer_reserved_until = until;
+        }
+        Ok(())
+    }
+
+    /// Inserts or replaces a framework record.
+    pub fn put_framework(&mut self, rec: &FrameworkRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO frameworks (id, info, failover_timeout, registered_time, removed, unregistered_time)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(id) DO UPDATE SET info = excluded.info,
+                 failover_timeout = excluded.failover_timeout,
+                 removed = excluded.removed,
+                 unregistered_time = excluded.unregistered_time",
+            params![
+                rec.id,
+                rec.info.encode_to_vec(),
+                rec.failover_timeout,
+                rec.registered_time,
+                i64::from(rec.removed),
+                rec.unregistered_time
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Marks a framework removed (TEARDOWN, failover timeout).
+    pub fn mark_removed(&mut self, id: &str, when: f64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE frameworks SET removed = 1, unregistered_time = ?2 WHERE id = ?1",
+            params![id, when],
+        )?;
+        Ok(())
+    }
+
+    /// Every stored framework.
+    pub fn frameworks(&self) -> Result<Vec<FrameworkRecord>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, info, failover_timeout, registered_time, removed, unregistered_time
+             FROM frameworks ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Vec<u8>>(1)?,
+                r.get::<_, f64>(2)?,
+                r.get::<_, f64>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, f64>(5)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, info, failover_timeout, registered_time, removed, unregistered_time) = row?;
+            let info: FrameworkInfo = decode_checked(&info).map_err(|e| StoreError::Corrupt {
+                framework_id: id.clone(),
+                reason: e.to_string(),
+            })?;
+            out.push(FrameworkRecord {
+                id,
+                info,
+                failover_timeout,
+                registered_time,
+                removed: removed != 0,
+                unregistered_time,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_and_frameworks_survive_reopening() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut s, id) = Store::open(dir.path()).expect("open");
+        assert_eq!(id.next_framework, 0);
+        s.set_next_framework(3).expect("write");
+        s.set_next_agent(2).expect("write");
+        s.reserve_offer(0).expect("write");
+        let rec = FrameworkRecord {
+            id: format!("{}-0000", id.master_id),
+            info: FrameworkInfo {
+                user: "root".into(),
+                name: "f".into(),
+                ..Default::default()
+            },
+            failover_timeout: 60.0,
+            registered_time: 1.0,
+            removed: false,
+            unregistered_time: 0.0,
+        };
+        s.put_framework(&rec).expect("write");
+        s.mark_removed(&rec.id, 2.0).expect("write");
+        drop(s);
+        let (s2, id2) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(id2.master_id, id.master_id);
+        assert_eq!(id2.next_framework, 3);
+        assert_eq!(id2.next_agent, 2);
+        assert_eq!(id2.next_offer, OFFER_BLOCK);
+        let fws = s2.frameworks().expect("read");
+        assert_eq!(fws.len(), 1);
+        assert!(fws[0].removed);
+        assert_eq!(fws[0].info, rec.info);
+        assert_eq!(fws[0].unregistered_time, 2.0);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(Store::open(dir.path()).expect("open"));
+        let conn = Connection::open(dir.path().join("master.db")).expect("open raw");
+        conn.execute("UPDATE schema_version SET version = 99", [])
+            .expect("update");
+        drop(conn);
+        assert!(matches!(
+            Store::open(dir.path()),
+            Err(StoreError::SchemaTooNew { found: 99 })
+        ));
+    }
+}

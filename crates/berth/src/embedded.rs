@@ -1,0 +1,150 @@
+//! The embedded cluster: berth's master and N in-process Docker agents, joined by berth-core's
+//! message channels. `berth cluster` serves it as a daemon; `berth run` without `--master`
+//! starts one in its own process and talks to it over HTTP on 127.0.0.1, exactly as it would to
+//! a remote master.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use berth_agent::{Agent, AgentConfig, DockerConfig, DockerContainerizer};
+use berth_master::{Master, MasterConfig};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// What the embedded cluster needs.
+#[derive(Debug, Clone)]
+pub struct EmbeddedConfig {
+    /// Master listen address (`127.0.0.1:0` for an ephemeral port).
+    pub listen: SocketAddr,
+    /// Work dir: `master/` for the master's database, `agents/<i>/` per agent.
+    pub work_dir: PathBuf,
+    /// Number of Docker agents.
+    pub agents: u32,
+    /// Each agent's resources (Mesos text); `None` detects them like Mesos.
+    pub resources: Option<String>,
+    /// Hostname advertised; `None` uses the listen IP.
+    pub hostname: Option<String>,
+    /// HEARTBEAT interval.
+    pub heartbeat_interval: Duration,
+    /// Allocation interval.
+    pub allocation_interval: Duration,
+    /// Delay before exited containers are removed.
+    pub docker_remove_delay: Duration,
+    /// Extra labels on every container (tests mark their runs).
+    pub container_labels: BTreeMap<String, String>,
+}
+
+impl EmbeddedConfig {
+    /// Defaults: one agent, Mesos's intervals, containers removed after 6 hours.
+    pub fn new(listen: SocketAddr, work_dir: PathBuf) -> Self {
+        EmbeddedConfig {
+            listen,
+            work_dir,
+            agents: 1,
+            resources: None,
+            hostname: None,
+            heartbeat_interval: Duration::from_secs(15),
+            allocation_interval: Duration::from_secs(1),
+            docker_remove_delay: Duration::from_secs(6 * 3600),
+            container_labels: BTreeMap::new(),
+        }
+    }
+}
+
+/// A running embedded cluster.
+pub struct Embedded {
+    /// The master's address.
+    pub addr: SocketAddr,
+    /// The agents' work dirs, in order.
+    pub agent_work_dirs: Vec<PathBuf>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl Embedded {
+    /// Opens the master, connects to Docker, starts the agents and the HTTP server.
+    pub async fn start(cfg: EmbeddedConfig) -> anyhow::Result<Embedded> {
+        let mut mc = MasterConfig::new(cfg.work_dir.join("master"));
+        mc.listen = cfg.listen;
+        mc.hostname = cfg.hostname.clone();
+        mc.heartbeat_interval = cfg.heartbeat_interval;
+        mc.allocation_interval = cfg.allocation_interval;
+        let (master, listener) = Master::bind(mc)
+            .await
+            .with_context(|| format!("cannot start the master on {}", cfg.listen))?;
+        let addr = listener.local_addr().context("listener address")?;
+        let handle = master.handle();
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+
+        let hostname = cfg.hostname.clone().unwrap_or_else(|| addr.ip().to_string());
+        let mut agent_work_dirs = Vec::new();
+        let mut agents = Vec::new();
+        for i in 0..cfg.agents {
+            let dir = cfg.work_dir.join("agents").join(i.to_string());
+            let mut ac = AgentConfig::new(&dir, hostname.clone());
+            if let Some(text) = &cfg.resources {
+                ac = ac.with_resources_text(text).context("--resources")?;
+            }
+            ac.ip = addr.ip();
+            ac.port = 5051u16.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
+            ac.docker_remove_delay = cfg.docker_remove_delay;
+            ac.container_labels = cfg.container_labels.clone();
+            let containerizer = DockerContainerizer::connect(DockerConfig::from_agent(&ac))
+                .await
+                .context("cannot reach the Docker engine (is dockerd running? `docker info` must work)")?;
+            agent_work_dirs.push(dir);
+            agents.push(Agent::new(ac, containerizer));
+        }
+
+        let master_shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            if let Err(e) = master.run(listener, master_shutdown.clone()).await {
+                tracing::error!(error = %e, "master stopped");
+                master_shutdown.cancel();
+            }
+        });
+        for agent in agents {
+            let (to_agent, from_master) = mpsc::channel(256);
+            let (to_master, from_agent) = mpsc::channel(256);
+            handle
+                .attach_agent(to_agent, from_agent)
+                .await
+                .map_err(|_| anyhow::anyhow!("the master stopped while starting"))?;
+            let agent_shutdown = shutdown.child_token();
+            tracker.spawn(async move {
+                if let Err(e) = agent.run(to_master, from_master, agent_shutdown).await {
+                    tracing::error!(error = %e, "agent stopped");
+                }
+            });
+        }
+        tracker.close();
+        Ok(Embedded { addr, agent_work_dirs, shutdown, tracker })
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A token that stops the cluster when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops the master and the agents (containers keep running, as with Mesos) and waits.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.tracker.wait().await;
+    }
+
+    /// Waits until the cluster stops (its token was cancelled elsewhere).
+    pub async fn wait(self) {
+        self.shutdown.cancelled().await;
+        self.tracker.wait().await;
+    }
+}

@@ -1,0 +1,135 @@
+//! The `berth` command: `berth run` launches a task like `mesos-execute` (on an embedded
+//! cluster by default, or on any Mesos master with `--master`); `berth cluster` serves the
+//! embedded master and its Docker agents as a daemon.
+//!
+//! # Layout
+//!
+//! * `run_args`, `cluster_args`: the flags, validated before anything starts.
+//! * `run`: the one-task framework behind `berth run`.
+//! * `embedded`: the master + agents wiring shared by both commands.
+//! * `logging`: text or seed-style JSON log lines.
+
+mod cluster_args;
+mod embedded;
+mod logging;
+mod run;
+mod run_args;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit code for flags that cannot be used (as clap uses for usage errors).
+const EXIT_USAGE: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "berth", version, about = "Run Docker containers as tasks, the Apache Mesos way")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Launch one task and follow it to its end (like mesos-execute).
+    Run(Box<run_args::RunArgs>),
+    /// Serve the embedded master and its Docker agents.
+    Cluster(cluster_args::ClusterArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => {
+            // Every flag is checked before anything starts.
+            let template = match args.task_info() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("berth run: {e}");
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            };
+            if args.dry_run {
+                use mesos_proto::MesosJson as _;
+                let v = template.to_json_value();
+                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_else(|_| template.to_json_string()));
+                return ExitCode::SUCCESS;
+            }
+            logging::init(args.log_format);
+            match runtime.block_on(run::run(*args, template)) {
+                Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("berth run: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Cluster(args) => {
+            if let Err(e) = args.validate() {
+                eprintln!("berth cluster: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            logging::init(args.log_format);
+            match runtime.block_on(cluster(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("berth cluster: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn cluster(args: cluster_args::ClusterArgs) -> anyhow::Result<()> {
+    let mut cfg = embedded::EmbeddedConfig::new(args.listen, args.work_dir.clone());
+    cfg.agents = args.agents;
+    cfg.resources = args.resources.clone();
+    cfg.hostname = args.hostname.clone();
+    cfg.heartbeat_interval = args.heartbeat_interval;
+    cfg.allocation_interval = args.allocation_interval;
+    cfg.docker_remove_delay = args.docker_remove_delay;
+    cfg.container_labels = run_args::parse_labels("--container-label", &args.container_label)?;
+    let cluster = embedded::Embedded::start(cfg).await?;
+    tracing::info!(
+        master = %cluster.url(),
+        agents = args.agents,
+        work_dir = %args.work_dir.display(),
+        "berth cluster serving the Mesos v1 scheduler API at {}/api/v1/scheduler",
+        cluster.url()
+    );
+    let token = cluster.shutdown_token();
+    tokio::spawn(async move {
+        // First SIGINT/SIGTERM: graceful shutdown; second: exit at once.
+        wait_for_signal().await;
+        tracing::info!("shutting down (signal again to exit at once)");
+        token.cancel();
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+    cluster.wait().await;
+    tracing::info!("berth cluster stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,319 @@
+//! HTTP: encoding calls, the headers Mesos wants, answers to errors, and the event stream
+//! (RecordIO over a chunked body) with its silence timeout.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, LOCATION};
+use http::{HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use mesos_proto::recordio::Decoder;
+use mesos_proto::v1::scheduler::{Call, Event};
+use mesos_proto::{decode_checked, MesosJson, Message};
+
+use crate::config::{ContentType, Credentials, SchedulerConfig};
+use crate::error::{Error, Result};
+
+/// The header carrying the subscription's stream id.
+pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
+
+/// Error bodies are plain text and short; more is cut off.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Sends calls; cheap to clone (the connection pool is shared).
+#[derive(Clone, Debug)]
+pub(crate) struct Transport {
+    client: Client<HttpConnector, Full<Bytes>>,
+    content_type: ContentType,
+    authorization: Option<HeaderValue>,
+    request_timeout: Duration,
+    subscribe_timeout: Duration,
+    max_record_size: usize,
+}
+
+/// The answer to SUBSCRIBE.
+pub(crate) enum SubscribeAnswer {
+    /// 200: the event stream.
+    Stream {
+        stream_id: String,
+        events: EventStream,
+    },
+    /// 307 to the leader.
+    Redirect { location: Option<String> },
+}
+
+impl Transport {
+    pub(crate) fn new(config: &SchedulerConfig) -> Result<Self> {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        // Idle pooled connections are closed after 30 s (the timer is what enforces it), so a
+        // call never lands on a socket a master has long since dropped.
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        let authorization = config.credentials.as_ref().map(basic_auth).transpose()?;
+        Ok(Transport {
+            client,
+            content_type: config.content_type,
+            authorization,
+            request_timeout: config.request_timeout,
+            subscribe_timeout: config.subscribe_timeout,
+            max_record_size: config.max_record_size,
+        })
+    }
+
+    /// The POST for `call`, with `Content-Type`, `Accept`, authorization and stream id.
+    pub(crate) fn request(
+        &self,
+        uri: &Uri,
+        call: &Call,
+        stream_id: Option<&str>,
+    ) -> Result<Request<Full<Bytes>>> {
+        let body = match self.content_type {
+            ContentType::Json => Bytes::from(call.to_json_string()),
+            ContentType::Protobuf => Bytes::from(call.encode_to_vec()),
+        };
+        let media = HeaderValue::from_static(self.content_type.media_type());
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(uri.clone())
+            .header(CONTENT_TYPE, media.clone())
+            .header(ACCEPT, media);
+        if let Some(auth) = &self.authorization {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some(id) = stream_id {
+            let value = HeaderValue::from_str(id).map_err(|_| Error::Protocol {
+                reason: format!("stream id {id:?} is not a valid header value"),
+            })?;
+            builder = builder.header(STREAM_ID_HEADER, value);
+        }
+        builder
+            .body(Full::new(body))
+            .map_err(|e| Error::InvalidConfig {
+                reason: format!("cannot build a request to {uri}: {e}"),
+            })
+    }
+
+    /// Sends a non-SUBSCRIBE call and expects a 2xx answer (202, or 200 for UPDATE_FRAMEWORK).
+    pub(crate) async fn call(&self, uri: &Uri, call: &Call, stream_id: &str) -> Result<()> {
+        let req = self.request(uri, call, Some(stream_id))?;
+        let exchange = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|source| Error::Request {
+                    url: uri.to_string(),
+                    source,
+                })?;
+            let status = resp.status();
+            if status.is_success() {
+                // Drain the (empty) body so the connection goes back to the pool.
+                let _ = resp.into_body().collect().await;
+                return Ok(());
+            }
+            if status == StatusCode::TEMPORARY_REDIRECT {
+                let location = header_string(resp.headers(), LOCATION.as_str()).unwrap_or_default();
+                return Err(Error::NotLeader { location });
+            }
+            Err(status_error(uri, status, resp.into_body()).await)
+        };
+        tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "call",
+                after: self.request_timeout,
+            })?
+    }
+
+    /// Sends SUBSCRIBE; the answer's headers must arrive within the subscribe timeout.
+    pub(crate) async fn subscribe(&self, uri: &Uri, call: &Call) -> Result<SubscribeAnswer> {
+        let req = self.request(uri, call, None)?;
+        let exchange = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|source| Error::Request {
+                    url: uri.to_string(),
+                    source,
+                })?;
+            let status = resp.status();
+            if status == StatusCode::TEMPORARY_REDIRECT {
+                return Ok(SubscribeAnswer::Redirect {
+                    location: header_string(resp.headers(), LOCATION.as_str()),
+                });
+            }
+            if status != StatusCode::OK {
+                return Err(status_error(uri, status, resp.into_body()).await);
+            }
+            let stream_id =
+                header_string(resp.headers(), STREAM_ID_HEADER).ok_or(Error::MissingStreamId)?;
+            // The answer names the negotiated event encoding; trust it over what was asked for.
+            let content_type = match header_string(resp.headers(), CONTENT_TYPE.as_str()) {
+                None => self.content_type,
+                Some(ct) => ContentType::from_header(&ct)
+                    .ok_or(Error::UnsupportedContentType { content_type: ct })?,
+            };
+            Ok(SubscribeAnswer::Stream {
+                stream_id,
+                events: EventStream {
+                    url: uri.to_string(),
+                    body: resp.into_body(),
+                    decoder: Decoder::new(self.max_record_size),
+                    content_type,
+                },
+            })
+        };
+        tokio::time::timeout(self.subscribe_timeout, exchange)
+            .await
+            .map_err(|_| Error::Timeout {
+                what: "SUBSCRIBE answer",
+                after: self.subscribe_timeout,
+            })?
+    }
+}
+
+fn basic_auth(c: &Credentials) -> Result<HeaderValue> {
+    let token =
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", c.principal, c.secret));
+    let mut value =
+        HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| Error::InvalidConfig {
+            reason: "credentials do not form a valid header".into(),
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn header_string(headers: &http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Reads a non-success answer's body (Mesos: plain text) into an [`Error::Status`].
+async fn status_error(uri: &Uri, status: StatusCode, body: Incoming) -> Error {
+    let limited = http_body_util::Limited::new(body, MAX_ERROR_BODY);
+    let body = match limited.collect().await {
+        Ok(c) => String::from_utf8_lossy(&c.to_bytes()).into_owned(),
+        Err(e) => format!("<body unreadable: {e}>"),
+    };
+    tracing::debug!(url = %uri, %status, body = %body, "master refused the request");
+    Error::Status { status, body }
+}
+
+/// The body of a SUBSCRIBE answer, decoded into events.
+#[derive(Debug)]
+pub(crate) struct EventStream {
+    url: String,
+    body: Incoming,
+    decoder: Decoder,
+    content_type: ContentType,
+}
+
+/// Why a read of the stream stopped waiting.
+pub(crate) enum Silence {
+    /// Waiting for the SUBSCRIBED event.
+    Subscribing(Duration),
+    /// Waiting for anything (heartbeats included) on a live subscription.
+    Heartbeat(Duration),
+}
+
+impl EventStream {
+    /// The next event. Fails when no byte arrives within the `silence` limit (which restarts
+    /// with every chunk), when the stream ends, or on malformed data.
+    pub(crate) async fn next_event(&mut self, silence: Silence) -> Result<Event> {
+        let limit = match silence {
+            Silence::Subscribing(d) | Silence::Heartbeat(d) => d,
+        };
+        loop {
+            if let Some(record) = self.decoder.next_record()? {
+                return self.decode(&record);
+            }
+            let frame = match tokio::time::timeout(limit, self.body.frame()).await {
+                Err(_) => {
+                    return Err(match silence {
+                        Silence::Subscribing(after) => Error::Timeout {
+                            what: "SUBSCRIBED event",
+                            after,
+                        },
+                        Silence::Heartbeat(silence) => Error::HeartbeatTimeout { silence },
+                    })
+                }
+                Ok(None) => {
+                    self.decoder.finish()?;
+                    return Err(Error::StreamEnded);
+                }
+                Ok(Some(Err(source))) => {
+                    return Err(Error::Body {
+                        url: self.url.clone(),
+                        source,
+                    })
+                }
+                Ok(Some(Ok(frame))) => frame,
+            };
+            if let Ok(data) = frame.into_data() {
+                self.decoder.feed(&data);
+            }
+        }
+    }
+
+    fn decode(&self, record: &[u8]) -> Result<Event> {
+        Ok(match self.content_type {
+            ContentType::Json => Event::from_json_slice(record)?,
+            ContentType::Protobuf => decode_checked::<Event>(record)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mesos_proto::v1::FrameworkId;
+
+    fn transport(ct: ContentType, creds: Option<Credentials>) -> Transport {
+        let mut c = SchedulerConfig::new("127.0.0.1:5050", Default::default());
+        c.content_type = ct;
+        c.credentials = creds;
+        Transport::new(&c).expect("transport")
+    }
+
+    #[test]
+    fn requests_carry_content_type_accept_auth_and_stream_id() {
+        let t = transport(
+            ContentType::Protobuf,
+            Some(Credentials::new("fw", "s3cret")),
+        );
+        let call = crate::call::teardown();
+        let uri: Uri = "http://m:5050/api/v1/scheduler".parse().expect("uri");
+        let req = t.request(&uri, &call, Some("abc")).expect("request");
+        let h = req.headers();
+        assert_eq!(h[CONTENT_TYPE], "application/x-protobuf");
+        assert_eq!(h[ACCEPT], "application/x-protobuf");
+        assert_eq!(h[AUTHORIZATION], "Basic Znc6czNjcmV0");
+        assert!(h[AUTHORIZATION].is_sensitive());
+        assert_eq!(h[STREAM_ID_HEADER], "abc");
+        assert_eq!(req.method(), Method::POST);
+    }
+
+    #[test]
+    fn json_requests_have_no_stream_id_when_subscribing() {
+        let t = transport(ContentType::Json, None);
+        let mut call = crate::call::subscribe(Default::default(), vec![]);
+        call.framework_id = Some(FrameworkId { value: "F".into() });
+        let uri: Uri = "http://m:5050/api/v1/scheduler".parse().expect("uri");
+        let req = t.request(&uri, &call, None).expect("request");
+        assert_eq!(req.headers()[CONTENT_TYPE], "application/json");
+        assert!(req.headers().get(STREAM_ID_HEADER).is_none());
+        assert!(req.headers().get(AUTHORIZATION).is_none());
+    }
+}
