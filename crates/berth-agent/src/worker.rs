@@ -190,7 +190,7 @@ impl<C: Containerizer> Worker<C> {
             container_id = %self.container.container_id,
             state = TaskState::try_from(status.state).map_or("?", |s| s.as_str_name()),
             // Not the quoted stderr: task output may hold secrets.
-            message = status
+            status_message = status
                 .message
                 .as_deref()
                 .and_then(|m| m.split(STDERR_TAIL_INTRO).next())
@@ -245,6 +245,16 @@ impl<C: Containerizer> Worker<C> {
             sandbox: self.sandbox.clone(),
             sandbox_mount: mount,
         };
+
+        let uris = self.task.command.as_ref().map_or(0, |c| c.uris.len());
+        if uris > 0 {
+            // Mesos's FETCHING phase is not implemented: say so where an operator looks.
+            tracing::warn!(
+                task_id = %self.task.task_id.value,
+                uris,
+                "CommandInfo.uris are not fetched by berth; the sandbox will not hold them"
+            );
+        }
 
         // Mesos's PULLING phase: the task has not reached an executor yet.
         let containerizer = Arc::clone(&self.containerizer);

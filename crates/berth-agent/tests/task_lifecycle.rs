@@ -287,6 +287,7 @@ async fn an_image_that_cannot_be_pulled_fails_the_launch_with_dockers_text() {
     assert_eq!(failed.source, Some(Source::Agent as i32));
     assert_eq!(failed.reason, Some(Reason::ContainerLaunchFailed as i32));
     let message = failed.message.unwrap();
+    eprintln!("TASK_FAILED for an unpullable image: {message}");
     assert!(
         message.starts_with("Failed to launch container: "),
         "{message}"
@@ -386,8 +387,12 @@ async fn an_oom_killed_task_fails_saying_so() {
     let guard = ContainerGuard::new();
     let work = tempfile::tempdir().unwrap();
     let mut agent = Harness::start(Options::new(work.path()), &guard).await;
-    // `tail` keeps a newline-free stream in memory: far beyond 32 MB (swap off).
-    let mut task = shell_task("hog", &agent.agent_id, "head -c 500m /dev/zero | tail");
+    // A string that doubles until it no longer fits in 32 MB (swap off).
+    let mut task = shell_task(
+        "hog",
+        &agent.agent_id,
+        "awk 'BEGIN { s = \"0123456789abcdef\"; while (1) s = s s }'",
+    );
     task.resources = vec![
         mesos_proto::resource::scalar("cpus", 0.5),
         mesos_proto::resource::scalar("mem", 32.0),

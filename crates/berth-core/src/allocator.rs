@@ -131,8 +131,73 @@ pub struct AgentView {
 struct AgentSlot {
     id: AgentId,
     view: AgentView,
-    /// Offered + used per framework (for shares and for removing the agent).
-    allocations: HashMap<FrameworkId, Resources>,
+    /// Offered + used scalars per framework (for removing the agent): framework key (see
+    /// `Interner`) and amounts indexed by interned resource name. A short vector: few
+    /// frameworks hold resources on one agent, and rounds must not allocate much.
+    allocations: Vec<(u32, Vec<i64>)>,
+}
+
+/// Append-only numbering of framework IDs and resource names, so per-agent bookkeeping uses
+/// small integers instead of strings.
+#[derive(Debug, Default)]
+struct Interner {
+    framework_keys: HashMap<FrameworkId, u32>,
+    frameworks: Vec<FrameworkId>,
+    name_ids: HashMap<String, usize>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    fn framework(&mut self, id: &FrameworkId) -> u32 {
+        if let Some(&k) = self.framework_keys.get(id) {
+            return k;
+        }
+        let k = u32::try_from(self.frameworks.len()).unwrap_or(u32::MAX);
+        self.frameworks.push(id.clone());
+        self.framework_keys.insert(id.clone(), k);
+        k
+    }
+
+    fn intern_names(&mut self, res: &Resources) {
+        for (name, _) in res.scalars() {
+            if !self.name_ids.contains_key(name) {
+                self.name_ids.insert(name.to_string(), self.names.len());
+                self.names.push(name.to_string());
+            }
+        }
+    }
+}
+
+/// Adds `sign * scalars(res)` to framework `key`'s entry, dropping entries that reach zero.
+fn change_agent_alloc(
+    allocations: &mut Vec<(u32, Vec<i64>)>,
+    key: u32,
+    res: &Resources,
+    name_ids: &HashMap<String, usize>,
+    sign: i64,
+) {
+    let pos = match allocations.iter().position(|(k, _)| *k == key) {
+        Some(p) => p,
+        None => {
+            if sign < 0 {
+                return;
+            }
+            allocations.push((key, Vec::new()));
+            allocations.len() - 1
+        }
+    };
+    let amounts = &mut allocations[pos].1;
+    for (name, v) in res.scalars() {
+        if let Some(&i) = name_ids.get(name) {
+            if i >= amounts.len() {
+                amounts.resize(i + 1, 0);
+            }
+            amounts[i] += sign * v;
+        }
+    }
+    if amounts.iter().all(|v| *v <= 0) {
+        allocations.swap_remove(pos);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -184,6 +249,7 @@ pub struct Allocator {
     framework_alloc: HashMap<FrameworkId, BTreeMap<String, i64>>,
     /// Scalar totals of the cluster, in thousandths.
     cluster_total: BTreeMap<String, i64>,
+    interner: Interner,
 }
 
 impl Allocator {
@@ -205,6 +271,7 @@ impl Allocator {
     /// Adds an agent with everything free (an agent already present is replaced).
     pub fn add_agent(&mut self, agent_id: AgentId, total: Resources) {
         self.remove_agent(&agent_id);
+        self.interner.intern_names(&total);
         for (name, v) in total.scalars() {
             *self.cluster_total.entry(name.to_string()).or_insert(0) += v;
         }
@@ -216,7 +283,7 @@ impl Allocator {
                 total,
                 ..Default::default()
             },
-            allocations: HashMap::new(),
+            allocations: Vec::new(),
         });
     }
 
@@ -237,20 +304,30 @@ impl Allocator {
                 }
             }
         }
-        for (fw, res) in &slot.allocations {
-            self.change_alloc(fw, res, -1);
+        for (key, amounts) in &slot.allocations {
+            let Some(fw) = self.interner.frameworks.get(*key as usize) else {
+                continue;
+            };
+            if let Some(entry) = self.framework_alloc.get_mut(fw) {
+                for (i, v) in amounts.iter().enumerate() {
+                    if let Some(name) = self.interner.names.get(i) {
+                        if let Some(e) = entry.get_mut(name) {
+                            *e -= v;
+                            if *e <= 0 {
+                                entry.remove(name);
+                            }
+                        }
+                    }
+                }
+                if entry.is_empty() {
+                    self.framework_alloc.remove(fw);
+                }
+            }
         }
         for fw in self.frameworks.values_mut() {
             fw.filters.remove(agent_id);
         }
         true
-    }
-
-    fn slot_mut(&mut self, agent_id: &AgentId) -> Result<&mut AgentSlot, AllocatorError> {
-        match self.agent_index.get(agent_id) {
-            Some(&i) => Ok(&mut self.agents[i]),
-            None => Err(AllocatorError::UnknownAgent(agent_id.clone())),
-        }
     }
 
     /// One agent's split.
@@ -276,6 +353,7 @@ impl Allocator {
         active: bool,
     ) {
         let suppressed = suppressed.intersection(&roles).cloned().collect();
+        self.interner.framework(&framework_id);
         self.frameworks.insert(
             framework_id,
             FrameworkSlot {
@@ -418,6 +496,7 @@ impl Allocator {
         /// A framework taking part in this round.
         struct Cand<'a> {
             id: &'a FrameworkId,
+            key: u32,
             slot: &'a FrameworkSlot,
             roles: Vec<&'a String>,
             /// Allocation per cluster resource name (indexed like `names`).
@@ -460,6 +539,12 @@ impl Allocator {
             }
             cands.push(Cand {
                 id,
+                key: self
+                    .interner
+                    .framework_keys
+                    .get(id)
+                    .copied()
+                    .unwrap_or(u32::MAX),
                 slot: fw,
                 roles,
                 alloc,
@@ -504,11 +589,13 @@ impl Allocator {
             let resources = std::mem::take(&mut agent.view.free);
             agent.view.offered.add(&resources);
             let c = &mut cands[rank as usize];
-            agent
-                .allocations
-                .entry(c.id.clone())
-                .or_default()
-                .add(&resources);
+            change_agent_alloc(
+                &mut agent.allocations,
+                c.key,
+                &resources,
+                &self.interner.name_ids,
+                1,
+            );
             for (name, v) in resources.scalars() {
                 if let Ok(i) = names.binary_search_by(|n| n.as_str().cmp(name)) {
                     c.alloc[i] += v;
@@ -564,7 +651,11 @@ impl Allocator {
         refuse: Option<Duration>,
         now: Time,
     ) -> Result<(), AllocatorError> {
-        let slot = self.slot_mut(agent_id)?;
+        let i = *self
+            .agent_index
+            .get(agent_id)
+            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
+        let slot = &mut self.agents[i];
         if !slot.view.offered.contains(resources) {
             return Err(AllocatorError::NotOffered {
                 agent_id: agent_id.clone(),
@@ -573,7 +664,15 @@ impl Allocator {
         }
         slot.view.offered.subtract(resources);
         slot.view.free.add(resources);
-        remove_allocation(&mut slot.allocations, framework_id, resources);
+        if let Some(&key) = self.interner.framework_keys.get(framework_id) {
+            change_agent_alloc(
+                &mut slot.allocations,
+                key,
+                resources,
+                &self.interner.name_ids,
+                -1,
+            );
+        }
         self.change_alloc(framework_id, resources, -1);
         if let (Some(d), Some(fw)) = (refuse, self.frameworks.get_mut(framework_id)) {
             if !resources.is_empty() {
@@ -595,7 +694,11 @@ impl Allocator {
         agent_id: &AgentId,
         resources: &Resources,
     ) -> Result<(), AllocatorError> {
-        let slot = self.slot_mut(agent_id)?;
+        let i = *self
+            .agent_index
+            .get(agent_id)
+            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
+        let slot = &mut self.agents[i];
         if !slot.view.offered.contains(resources) {
             return Err(AllocatorError::NotOffered {
                 agent_id: agent_id.clone(),
@@ -614,7 +717,11 @@ impl Allocator {
         framework_id: &FrameworkId,
         resources: &Resources,
     ) -> Result<(), AllocatorError> {
-        let slot = self.slot_mut(agent_id)?;
+        let i = *self
+            .agent_index
+            .get(agent_id)
+            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
+        let slot = &mut self.agents[i];
         if !slot.view.used.contains(resources) {
             return Err(AllocatorError::NotUsed {
                 agent_id: agent_id.clone(),
@@ -623,7 +730,15 @@ impl Allocator {
         }
         slot.view.used.subtract(resources);
         slot.view.free.add(resources);
-        remove_allocation(&mut slot.allocations, framework_id, resources);
+        if let Some(&key) = self.interner.framework_keys.get(framework_id) {
+            change_agent_alloc(
+                &mut slot.allocations,
+                key,
+                resources,
+                &self.interner.name_ids,
+                -1,
+            );
+        }
         self.change_alloc(framework_id, resources, -1);
         Ok(())
     }
@@ -636,7 +751,12 @@ impl Allocator {
         framework_id: &FrameworkId,
         resources: &Resources,
     ) -> Result<(), AllocatorError> {
-        let slot = self.slot_mut(agent_id)?;
+        let key = self.interner.framework(framework_id);
+        let i = *self
+            .agent_index
+            .get(agent_id)
+            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
+        let slot = &mut self.agents[i];
         if !slot.view.free.contains(resources) {
             return Err(AllocatorError::NotFree {
                 agent_id: agent_id.clone(),
@@ -645,25 +765,15 @@ impl Allocator {
         }
         slot.view.free.subtract(resources);
         slot.view.used.add(resources);
-        slot.allocations
-            .entry(framework_id.clone())
-            .or_default()
-            .add(resources);
+        change_agent_alloc(
+            &mut slot.allocations,
+            key,
+            resources,
+            &self.interner.name_ids,
+            1,
+        );
         self.change_alloc(framework_id, resources, 1);
         Ok(())
-    }
-}
-
-fn remove_allocation(
-    allocations: &mut HashMap<FrameworkId, Resources>,
-    framework_id: &FrameworkId,
-    resources: &Resources,
-) {
-    if let Some(a) = allocations.get_mut(framework_id) {
-        a.subtract(resources);
-        if a.is_empty() {
-            allocations.remove(framework_id);
-        }
     }
 }
 
@@ -793,6 +903,29 @@ mod tests {
     }
 
     #[test]
+    fn removing_an_agent_takes_its_allocations_out_of_the_shares() {
+        let mut a = Allocator::new(AllocatorConfig::default());
+        a.add_agent(agent(0), agent_res());
+        a.add_agent(agent(1), agent_res());
+        a.add_framework(fw(0), star(), BTreeSet::new(), true);
+        let g = a.allocate(secs(0));
+        assert_eq!(g.len(), 2);
+        let take = Resources::from_proto(&[scalar("cpus", 1.0)]).unwrap();
+        a.use_offered(&agent(0), &take).unwrap();
+        assert_eq!(a.dominant_share(&fw(0)), 1.0);
+        assert!(a.remove_agent(&agent(0)));
+        assert_eq!(
+            a.dominant_share(&fw(0)),
+            1.0,
+            "all of agent 1 is still offered"
+        );
+        a.recover_offered(&agent(1), &fw(0), "*", &g[1].resources, None, secs(0))
+            .unwrap();
+        assert_eq!(a.dominant_share(&fw(0)), 0.0);
+        assert!(!a.remove_agent(&agent(0)));
+    }
+
+    #[test]
     fn agents_with_gpus_go_only_to_gpu_aware_frameworks() {
         let mut a = Allocator::new(AllocatorConfig::default());
         let mut gpu = agent_res();
@@ -863,6 +996,7 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         AddAgent,
+        RemoveAgent(usize),
         AddFramework,
         RemoveFramework(usize),
         Allocate,
@@ -877,6 +1011,7 @@ mod tests {
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             Just(Op::AddAgent),
+            any::<usize>().prop_map(Op::RemoveAgent),
             Just(Op::AddFramework),
             any::<usize>().prop_map(Op::RemoveFramework),
             Just(Op::Allocate),
@@ -937,6 +1072,24 @@ mod tests {
             prop_assert_eq!(&v.used, &used);
             prop_assert_eq!(v.free.plus(&offered).plus(&used), v.total.clone());
         }
+        // Every framework's dominant share is what it holds over the cluster's total.
+        let agents = a.agent_ids().count() as i64;
+        for f in &m.frameworks {
+            let mut held = Resources::new();
+            for o in m.offers.iter().filter(|o| &o.framework_id == f) {
+                held.add(&o.resources);
+            }
+            for t in m.tasks.iter().filter(|t| &t.1 == f) {
+                held.add(&t.2);
+            }
+            let mut expect: f64 = 0.0;
+            for (name, total) in agent_res().scalars() {
+                if agents > 0 {
+                    expect = expect.max(held.scalar_fixed(name) as f64 / (total * agents) as f64);
+                }
+            }
+            prop_assert!((a.dominant_share(f) - expect).abs() < 1e-9, "share of {f}");
+        }
         Ok(())
     }
 
@@ -953,6 +1106,14 @@ mod tests {
                     Op::AddAgent => {
                         a.add_agent(agent(m.agents), agent_res());
                         m.agents += 1;
+                    }
+                    Op::RemoveAgent(i) => {
+                        let ids: Vec<AgentId> = a.agent_ids().cloned().collect();
+                        if ids.is_empty() { continue; }
+                        let gone = ids[i % ids.len()].clone();
+                        prop_assert!(a.remove_agent(&gone));
+                        m.offers.retain(|o| o.agent_id != gone);
+                        m.tasks.retain(|t| t.0 != gone);
                     }
                     Op::AddFramework => {
                         let id = fw(m.next_fw);

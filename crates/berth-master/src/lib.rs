@@ -16,6 +16,23 @@
 //! * `state_json`: the `/state` and `/version` documents.
 //! * [`store`]: persistence in `<work_dir>/master.db`.
 //!
+//! # Where berth's master differs from Mesos
+//!
+//! * No authentication, no leader election: steps 0-3 of spec §1.3 never fire.
+//! * `SHUTDOWN` and `MESSAGE` are accepted (202) and dropped: berth agents run command tasks
+//!   only, there is no custom executor to stop or to message.
+//! * ACCEPT operations other than LAUNCH / LAUNCH_GROUP (reservations, volumes, disks) are not
+//!   applied; with an `Operation.id` they get `UPDATE_OPERATION_STATUS` `OPERATION_ERROR`.
+//! * Offer constraints and `offer_filters` are accepted and ignored; roles are flat (no
+//!   quota, weights or hierarchical sorting; DRF is across framework roles).
+//! * Task validation implements rows 1-16 of spec §4.3 except 2b (unreachable tasks), 8c-8e
+//!   (persistence IDs, allocation roles, revocable resources); checks are validated shallowly.
+//! * Explicit reconciliation always answers (Mesos stays silent for agents still re-registering
+//!   after a master failover; berth does not keep agents across restarts).
+//! * A JSON syntax error's text after `Failed to parse body into JSON: ` is serde_json's, not
+//!   picojson's.
+//! * The HEARTBEAT interval is configurable (Mesos: fixed 15 s, the default here).
+//!
 //! # Embedding
 //!
 //! ```no_run

@@ -242,15 +242,33 @@ async fn a_finished_task_releases_its_resources_for_new_offers() {
         ),
     )
     .await;
-    // The unused part comes back at once (refuse_seconds 0): 1.5 cpus.
-    let again = offers_of(&s.next_of(event::Type::Offers).await).remove(0);
+    // The unused part comes back at once (refuse_seconds 0): 1.5 cpus; STARTING arrives too,
+    // in either order.
     let cpus = |o: &mesos_proto::v1::Offer| mesos_proto::resource::scalar_sum(&o.resources, "cpus");
-    assert_eq!(cpus(&again), 1.5);
-    for expect in [TaskState::TaskStarting, TaskState::TaskRunning] {
-        let u = s.next_update().await;
-        assert_eq!(u.state(), expect);
-        call_ok(m.addr, &s.stream_id, &ack_body(&fid, &u)).await;
+    let mut again = None;
+    let mut starting = None;
+    while again.is_none() || starting.is_none() {
+        let ev = s.next_skip_heartbeats().await.expect("event");
+        if let Some(o) = &ev.offers {
+            again = o.offers.first().cloned();
+        }
+        if let Some(u) = ev.update {
+            starting = Some(u.status);
+        }
     }
+    let (again, starting) = (again.expect("offer"), starting.expect("update"));
+    assert_eq!(cpus(&again), 1.5);
+    assert_eq!(starting.state(), TaskState::TaskStarting);
+    // Decline the 1.5 for an hour: only a larger set of resources may come back.
+    let decline = format!(
+        r#"{{"type":"DECLINE","framework_id":{{"value":"{fid}"}},"decline":{{"offer_ids":[{{"value":"{}"}}],"filters":{{"refuse_seconds":3600}}}}}}"#,
+        again.id.value
+    );
+    call_ok(m.addr, &s.stream_id, &decline).await;
+    call_ok(m.addr, &s.stream_id, &ack_body(&fid, &starting)).await;
+    let running = s.next_update().await;
+    assert_eq!(running.state(), TaskState::TaskRunning);
+    call_ok(m.addr, &s.stream_id, &ack_body(&fid, &running)).await;
     let fw = mesos_proto::id::FrameworkId::generated(fid.clone());
     agent
         .transition(
@@ -262,13 +280,9 @@ async fn a_finished_task_releases_its_resources_for_new_offers() {
         .await;
     let u = s.next_update().await;
     assert_eq!(u.state(), TaskState::TaskFinished);
+    assert_eq!(u.message.as_deref(), Some("Container exited with status 0"));
     call_ok(m.addr, &s.stream_id, &ack_body(&fid, &u)).await;
-    // Decline the 1.5 with no filter: the whole agent comes back.
-    let decline = format!(
-        r#"{{"type":"DECLINE","framework_id":{{"value":"{fid}"}},"decline":{{"offer_ids":[{{"value":"{}"}}],"filters":{{"refuse_seconds":0}}}}}}"#,
-        again.id.value
-    );
-    call_ok(m.addr, &s.stream_id, &decline).await;
+    // The task's 0.5 is free again: the whole agent (not a subset of the filter) is offered.
     let whole = offers_of(&s.next_of(event::Type::Offers).await).remove(0);
     assert_eq!(cpus(&whole), 2.0);
     m.stop().await;

@@ -592,7 +592,8 @@ async fn each_event_is_written_as_its_own_http_chunk() {
         sock.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
         let body = subscribe_body("chunks", "");
         let req = format!(
-            "POST /api/v1/scheduler HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            // As pymesos sends it (`Connection: close`, which must not turn off chunking).
+            "POST /api/v1/scheduler HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nAccept: application/json\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         sock.write_all(req.as_bytes()).expect("write");

@@ -8,6 +8,7 @@
 //!   busybox and imported without any registry.
 //! - [`guard`]: [`ContainerGuard`], which removes the containers a test made even when the test
 //!   panics, plus [`test_run_label`] and [`unique_name`] for naming them.
+//! - [`registry`]: a private Docker registry (Debian's `docker-registry`) for pull tests.
 //! - [`eventually`](mod@eventually): polling a condition until it holds or a deadline passes,
 //!   so tests never sleep for a fixed time.
 //! - [`test_agent`]: an in-process agent speaking `berth_core::msg` with scripted task states,
@@ -23,6 +24,7 @@ pub mod eventually;
 pub mod fake_master;
 pub mod guard;
 pub mod image;
+pub mod registry;
 pub mod test_agent;
 
 pub use docker::docker;

@@ -48,18 +48,29 @@ impl ClusterArgs {
     pub fn validate(&self) -> Result<(), crate::run_args::ArgError> {
         use crate::run_args::ArgError;
         if self.agents == 0 {
-            return Err(ArgError { flag: "--agents", message: "'0': at least one agent is needed".into() });
+            return Err(ArgError {
+                flag: "--agents",
+                message: "'0': at least one agent is needed".into(),
+            });
         }
         if let Some(r) = &self.resources {
-            mesos_proto::resource::parse(r)
-                .map_err(|e| ArgError { flag: "--resources", message: format!("'{r}': {e}") })?;
+            mesos_proto::resource::parse(r).map_err(|e| ArgError {
+                flag: "--resources",
+                message: format!("'{r}': {e}"),
+            })?;
         }
         crate::run_args::parse_labels("--container-label", &self.container_label)?;
         if self.heartbeat_interval.is_zero() {
-            return Err(ArgError { flag: "--heartbeat-interval", message: "must be positive".into() });
+            return Err(ArgError {
+                flag: "--heartbeat-interval",
+                message: "must be positive".into(),
+            });
         }
         if self.allocation_interval.is_zero() {
-            return Err(ArgError { flag: "--allocation-interval", message: "must be positive".into() });
+            return Err(ArgError {
+                flag: "--allocation-interval",
+                message: "must be positive".into(),
+            });
         }
         Ok(())
     }

@@ -81,7 +81,10 @@ impl Embedded {
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
 
-        let hostname = cfg.hostname.clone().unwrap_or_else(|| addr.ip().to_string());
+        let hostname = cfg
+            .hostname
+            .clone()
+            .unwrap_or_else(|| addr.ip().to_string());
         let mut agent_work_dirs = Vec::new();
         let mut agents = Vec::new();
         for i in 0..cfg.agents {
@@ -96,7 +99,9 @@ impl Embedded {
             ac.container_labels = cfg.container_labels.clone();
             let containerizer = DockerContainerizer::connect(DockerConfig::from_agent(&ac))
                 .await
-                .context("cannot reach the Docker engine (is dockerd running? `docker info` must work)")?;
+                .context(
+                    "cannot reach the Docker engine (is dockerd running? `docker info` must work)",
+                )?;
             agent_work_dirs.push(dir);
             agents.push(Agent::new(ac, containerizer));
         }
@@ -123,7 +128,12 @@ impl Embedded {
             });
         }
         tracker.close();
-        Ok(Embedded { addr, agent_work_dirs, shutdown, tracker })
+        Ok(Embedded {
+            addr,
+            agent_work_dirs,
+            shutdown,
+            tracker,
+        })
     }
 
     /// `http://<addr>`.

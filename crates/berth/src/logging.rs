@@ -26,7 +26,14 @@ struct JsonFields(Vec<(String, String)>);
 
 impl JsonFields {
     fn put(&mut self, field: &Field, json: String) {
-        let key = if field.name() == "message" { "msg" } else { field.name() };
+        // tracing records the event's own message as `message`; a field that is also called
+        // `message` keeps its name.
+        let taken = self.0.iter().any(|(k, _)| k == "msg");
+        let key = if field.name() == "message" && !taken {
+            "msg"
+        } else {
+            field.name()
+        };
         self.0.push((key.to_string(), json));
     }
 
@@ -72,7 +79,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, _: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        _: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let mut fields = JsonFields::default();
         event.record(&mut fields);
         let level = event.metadata().level().as_str().to_ascii_lowercase();
@@ -89,11 +101,16 @@ where
 /// Installs the global subscriber (stderr). Safe to call once per process.
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Text => {
             use std::io::IsTerminal as _;
-            builder.with_target(false).with_ansi(std::io::stderr().is_terminal()).try_init()
+            builder
+                .with_target(false)
+                .with_ansi(std::io::stderr().is_terminal())
+                .try_init()
         }
         LogFormat::Json => builder.event_format(SeedJson).try_init(),
     };

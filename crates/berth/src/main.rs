@@ -1,19 +1,8 @@
 //! The `berth` command: `berth run` launches a task like `mesos-execute` (on an embedded
 //! cluster by default, or on any Mesos master with `--master`); `berth cluster` serves the
 //! embedded master and its Docker agents as a daemon.
-//!
-//! # Layout
-//!
-//! * `run_args`, `cluster_args`: the flags, validated before anything starts.
-//! * `run`: the one-task framework behind `berth run`.
-//! * `embedded`: the master + agents wiring shared by both commands.
-//! * `logging`: text or seed-style JSON log lines.
 
-mod cluster_args;
-mod embedded;
-mod logging;
-mod run;
-mod run_args;
+use berth::{cluster_args, embedded, logging, run, run_args};
 
 use std::process::ExitCode;
 
@@ -23,7 +12,11 @@ use clap::{Parser, Subcommand};
 const EXIT_USAGE: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "berth", version, about = "Run Docker containers as tasks, the Apache Mesos way")]
+#[command(
+    name = "berth",
+    version,
+    about = "Run Docker containers as tasks, the Apache Mesos way"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -39,7 +32,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("berth: cannot start the async runtime: {e}");
@@ -59,7 +55,10 @@ fn main() -> ExitCode {
             if args.dry_run {
                 use mesos_proto::MesosJson as _;
                 let v = template.to_json_value();
-                println!("{}", serde_json::to_string_pretty(&v).unwrap_or_else(|_| template.to_json_string()));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).unwrap_or_else(|_| template.to_json_string())
+                );
                 return ExitCode::SUCCESS;
             }
             logging::init(args.log_format);

@@ -45,8 +45,10 @@ pub async fn run(args: RunArgs, template: TaskInfo) -> anyhow::Result<i32> {
             url
         }
     };
-    let agent_dirs: Vec<PathBuf> =
-        embedded.as_ref().map(|(c, _)| c.agent_work_dirs.clone()).unwrap_or_default();
+    let agent_dirs: Vec<PathBuf> = embedded
+        .as_ref()
+        .map(|(c, _)| c.agent_work_dirs.clone())
+        .unwrap_or_default();
     let outcome = drive(&args, template, &master, &agent_dirs, embedded.is_some()).await;
     if let Some((cluster, work_dir)) = embedded {
         cluster.stop().await;
@@ -65,13 +67,18 @@ fn uuid_like() -> String {
 
 #[allow(deprecated)] // `role` is how a non-MULTI_ROLE framework names its role.
 fn framework_info(args: &RunArgs) -> FrameworkInfo {
-    let user = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "root".into());
+    let user = std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "root".into());
     FrameworkInfo {
         user,
         name: args.framework_name.clone(),
         failover_timeout: Some(0.0),
         role: (args.role != "*").then(|| args.role.clone()),
-        capabilities: vec![Capability { r#type: Some(CapabilityType::TaskKillingState as i32) }],
+        capabilities: vec![Capability {
+            r#type: Some(CapabilityType::TaskKillingState as i32),
+        }],
         hostname: Some(hostname()),
         ..Default::default()
     }
@@ -107,9 +114,15 @@ async fn drive(
         ContentType::Protobuf => mesos_scheduler::ContentType::Protobuf,
     };
     let (scheduler, mut events) = Scheduler::new(config).context("--master")?;
-    let mut progress =
-        Progress { launched: None, interrupted: false, kill_sent: false, tail: None, offers_refused: 0 };
-    let kill_timer = tokio::time::sleep(Duration::MAX.min(Duration::from_secs(u64::from(u32::MAX))));
+    let mut progress = Progress {
+        launched: None,
+        interrupted: false,
+        kill_sent: false,
+        tail: None,
+        offers_refused: 0,
+    };
+    let kill_timer =
+        tokio::time::sleep(Duration::MAX.min(Duration::from_secs(u64::from(u32::MAX))));
     tokio::pin!(kill_timer);
     let mut kill_armed = false;
     let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
@@ -211,9 +224,14 @@ async fn drive(
 }
 
 async fn kill(scheduler: &Scheduler, args: &RunArgs, progress: &mut Progress) {
-    let Some(task) = &progress.launched else { return };
+    let Some(task) = &progress.launched else {
+        return;
+    };
     let policy = args.grace_period.map(call::grace_period);
-    match scheduler.kill(task.task_id.clone(), Some(task.agent_id.clone()), policy).await {
+    match scheduler
+        .kill(task.task_id.clone(), Some(task.agent_id.clone()), policy)
+        .await
+    {
         Ok(()) => progress.kill_sent = true,
         Err(e) => tracing::warn!(error = %e, "KILL failed"),
     }
@@ -228,7 +246,10 @@ async fn handle_offers(
 ) -> anyhow::Result<()> {
     let mut decline = Vec::new();
     for offer in offers {
-        let wanted_agent = args.agent_id.as_ref().is_none_or(|a| *a == offer.agent_id.value);
+        let wanted_agent = args
+            .agent_id
+            .as_ref()
+            .is_none_or(|a| *a == offer.agent_id.value);
         if progress.launched.is_some() || !wanted_agent {
             decline.push(offer.id);
             continue;
@@ -262,9 +283,17 @@ async fn handle_offers(
 }
 
 fn report(status: &TaskStatus) {
-    let state = TaskState::try_from(status.state).map(|s| s.as_str_name()).unwrap_or("UNKNOWN");
-    let source = status.source.and_then(|s| mesos_proto::v1::task_status::Source::try_from(s).ok()).map(|s| s.as_str_name());
-    let reason = status.reason.and_then(|r| mesos_proto::v1::task_status::Reason::try_from(r).ok()).map(|r| r.as_str_name());
+    let state = TaskState::try_from(status.state)
+        .map(|s| s.as_str_name())
+        .unwrap_or("UNKNOWN");
+    let source = status
+        .source
+        .and_then(|s| mesos_proto::v1::task_status::Source::try_from(s).ok())
+        .map(|s| s.as_str_name());
+    let reason = status
+        .reason
+        .and_then(|r| mesos_proto::v1::task_status::Reason::try_from(r).ok())
+        .map(|r| r.as_str_name());
     tracing::info!(
         task_id = %status.task_id.value,
         state,
@@ -283,7 +312,9 @@ pub fn exit_code(status: &TaskStatus, interrupted: bool) -> i32 {
     if status.state == TaskState::TaskFinished as i32 {
         return 0;
     }
-    container_exit_status(status.message.as_deref().unwrap_or("")).filter(|c| *c != 0).unwrap_or(1)
+    container_exit_status(status.message.as_deref().unwrap_or(""))
+        .filter(|c| *c != 0)
+        .unwrap_or(1)
 }
 
 /// `N` from a message containing `Container exited with status N`.
@@ -302,7 +333,9 @@ fn find_sandbox(
     _progress: &Progress,
 ) -> Option<PathBuf> {
     if let Some(data) = &status.data {
-        if let Ok(serde_json::Value::Array(items)) = serde_json::from_slice::<serde_json::Value>(data) {
+        if let Ok(serde_json::Value::Array(items)) =
+            serde_json::from_slice::<serde_json::Value>(data)
+        {
             for item in items {
                 for m in item["Mounts"].as_array().into_iter().flatten() {
                     if m["Destination"] == "/mnt/mesos/sandbox" {
@@ -385,7 +418,9 @@ impl Follower {
 
     fn pump(&mut self, to: &mut dyn std::io::Write) {
         use std::io::{Read as _, Seek as _, SeekFrom};
-        let Ok(mut f) = std::fs::File::open(&self.path) else { return };
+        let Ok(mut f) = std::fs::File::open(&self.path) else {
+            return;
+        };
         if f.seek(SeekFrom::Start(self.offset)).is_err() {
             return;
         }
@@ -409,11 +444,47 @@ mod tests {
             message: Some(msg.into()),
             ..Default::default()
         };
-        assert_eq!(exit_code(&st(TaskState::TaskFinished, "Container exited with status 0"), false), 0);
-        assert_eq!(exit_code(&st(TaskState::TaskFailed, "Container exited with status 3"), false), 3);
-        assert_eq!(exit_code(&st(TaskState::TaskKilled, "Container exited with status 137"), false), 137);
-        assert_eq!(exit_code(&st(TaskState::TaskFailed, "Failed to launch container: no such image"), false), 1);
-        assert_eq!(exit_code(&st(TaskState::TaskKilled, "Container exited with status 137"), true), 130);
-        assert_eq!(container_exit_status("Container exited with status 42; stderr: x"), Some(42));
+        assert_eq!(
+            exit_code(
+                &st(TaskState::TaskFinished, "Container exited with status 0"),
+                false
+            ),
+            0
+        );
+        assert_eq!(
+            exit_code(
+                &st(TaskState::TaskFailed, "Container exited with status 3"),
+                false
+            ),
+            3
+        );
+        assert_eq!(
+            exit_code(
+                &st(TaskState::TaskKilled, "Container exited with status 137"),
+                false
+            ),
+            137
+        );
+        assert_eq!(
+            exit_code(
+                &st(
+                    TaskState::TaskFailed,
+                    "Failed to launch container: no such image"
+                ),
+                false
+            ),
+            1
+        );
+        assert_eq!(
+            exit_code(
+                &st(TaskState::TaskKilled, "Container exited with status 137"),
+                true
+            ),
+            130
+        );
+        assert_eq!(
+            container_exit_status("Container exited with status 42; stderr: x"),
+            Some(42)
+        );
     }
 }

@@ -11,8 +11,8 @@ use clap::{Args, ValueEnum};
 use mesos_proto::v1::container_info::docker_info::{Network, PortMapping};
 use mesos_proto::v1::container_info::{self, DockerInfo};
 use mesos_proto::v1::{
-    environment, volume, AgentId, CommandInfo, ContainerInfo, DurationInfo,
-    Environment, KillPolicy, NetworkInfo, Parameter, TaskId, TaskInfo, Volume,
+    environment, volume, AgentId, CommandInfo, ContainerInfo, DurationInfo, Environment,
+    KillPolicy, NetworkInfo, Parameter, TaskId, TaskInfo, Volume,
 };
 use mesos_proto::{resource, MesosJson};
 
@@ -118,7 +118,11 @@ pub struct RunArgs {
     #[arg(long = "container-label", value_name = "KEY=VALUE")]
     pub container_label: Vec<String>,
     /// The command and its arguments (after `--`).
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "COMMAND"
+    )]
     pub args: Vec<String>,
 }
 
@@ -133,7 +137,10 @@ pub struct ArgError {
 }
 
 fn bad(flag: &'static str, message: impl Into<String>) -> ArgError {
-    ArgError { flag, message: message.into() }
+    ArgError {
+        flag,
+        message: message.into(),
+    }
 }
 
 /// Parses `30s`, `2m`, `1h30m`, `1.5s`, `500ms` or a bare number of seconds.
@@ -179,7 +186,11 @@ pub fn describe_resources(resources: &[mesos_proto::v1::Resource]) -> String {
             (None, Some(rs)) => format!(
                 "{}:[{}]",
                 r.name,
-                rs.range.iter().map(|x| format!("{}-{}", x.begin, x.end)).collect::<Vec<_>>().join(",")
+                rs.range
+                    .iter()
+                    .map(|x| format!("{}-{}", x.begin, x.end))
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             _ => r.name.clone(),
         })
@@ -188,7 +199,9 @@ pub fn describe_resources(resources: &[mesos_proto::v1::Resource]) -> String {
 }
 
 fn duration_info(d: Duration) -> DurationInfo {
-    DurationInfo { nanoseconds: i64::try_from(d.as_nanos()).unwrap_or(i64::MAX) }
+    DurationInfo {
+        nanoseconds: i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+    }
 }
 
 impl RunArgs {
@@ -209,7 +222,9 @@ impl RunArgs {
             Ok(t) => Ok(t),
             // Like mesos-execute, the agent comes from the offer: a missing agent_id is fine.
             Err(mesos_proto::JsonError::MissingRequired(paths))
-                if paths.iter().all(|p| p == "agent_id" || p == "agent_id.value") =>
+                if paths
+                    .iter()
+                    .all(|p| p == "agent_id" || p == "agent_id.value") =>
             {
                 let mut v: serde_json::Value = serde_json::from_str(&text)
                     .map_err(|e| bad("--task", format!("'{spec}' is not JSON: {e}")))?;
@@ -217,27 +232,38 @@ impl RunArgs {
                 TaskInfo::from_json_value(&v)
                     .map_err(|e| bad("--task", format!("'{spec}' is not a valid TaskInfo: {e}")))
             }
-            Err(e) => Err(bad("--task", format!("'{spec}' is not a valid TaskInfo: {e}"))),
+            Err(e) => Err(bad(
+                "--task",
+                format!("'{spec}' is not a valid TaskInfo: {e}"),
+            )),
         }
     }
 
     /// The TaskInfo these flags describe (`agent_id` empty unless `--agent-id`), after checking
     /// every flag value.
     pub fn task_info(&self) -> Result<TaskInfo, ArgError> {
-        let agent_id = AgentId { value: self.agent_id.clone().unwrap_or_default() };
+        let agent_id = AgentId {
+            value: self.agent_id.clone().unwrap_or_default(),
+        };
         if let Some(spec) = &self.task {
             let mut task = Self::read_task_file(spec)?;
             if let Some(id) = &self.agent_id {
                 task.agent_id = AgentId { value: id.clone() };
             }
             if task.command.is_none() && task.executor.is_none() {
-                return Err(bad("--task", "the TaskInfo has neither `command` nor `executor`"));
+                return Err(bad(
+                    "--task",
+                    "the TaskInfo has neither `command` nor `executor`",
+                ));
             }
             return Ok(task);
         }
 
         parse_labels("--container-label", &self.container_label)?;
-        let name = self.name.clone().ok_or_else(|| bad("--name", "a task name is required"))?;
+        let name = self
+            .name
+            .clone()
+            .ok_or_else(|| bad("--name", "a task name is required"))?;
         mesos_proto::id::validate(&name).map_err(|e| bad("--name", format!("'{name}': {e}")))?;
 
         let command = self.command_info()?;
@@ -250,7 +276,9 @@ impl RunArgs {
                 None
             }
         };
-        let kill_policy = self.grace_period.map(|g| KillPolicy { grace_period: Some(duration_info(g)) });
+        let kill_policy = self.grace_period.map(|g| KillPolicy {
+            grace_period: Some(duration_info(g)),
+        });
         Ok(TaskInfo {
             name: name.clone(),
             task_id: TaskId { value: name },
@@ -291,7 +319,10 @@ impl RunArgs {
                 (Some(c), _) => c.clone(),
                 (None, false) => self.args.join(" "),
                 (None, true) if self.image.is_some() || self.task.is_some() => {
-                    return Err(bad("--command", "no command given; use --no-shell to run the image's default command"))
+                    return Err(bad(
+                        "--command",
+                        "no command given; use --no-shell to run the image's default command",
+                    ))
                 }
                 (None, true) => return Err(bad("--command", "no command given")),
             };
@@ -339,18 +370,26 @@ impl RunArgs {
         for r in &resources {
             if let Some(s) = &r.scalar {
                 if s.value <= 0.0 {
-                    return Err(bad("--resources", format!("'{}' must be positive in '{}'", r.name, self.resources)));
+                    return Err(bad(
+                        "--resources",
+                        format!("'{}' must be positive in '{}'", r.name, self.resources),
+                    ));
                 }
             }
         }
         if resources.is_empty() {
-            return Err(bad("--resources", format!("'{}' names no resources", self.resources)));
+            return Err(bad(
+                "--resources",
+                format!("'{}' names no resources", self.resources),
+            ));
         }
         // Host ports of --port mappings are resources the task must hold.
         let ports = self.port_mappings()?;
         if !ports.is_empty() && resources.iter().all(|r| r.name != "ports") {
-            let bounds: Vec<(u64, u64)> =
-                ports.iter().map(|p| (u64::from(p.host_port), u64::from(p.host_port))).collect();
+            let bounds: Vec<(u64, u64)> = ports
+                .iter()
+                .map(|p| (u64::from(p.host_port), u64::from(p.host_port)))
+                .collect();
             resources.push(resource::ports(&bounds));
         }
         Ok(resources)
@@ -365,7 +404,10 @@ impl RunArgs {
             };
             if let Some(p) = &proto {
                 if p != "tcp" && p != "udp" && p != "sctp" {
-                    return Err(bad("--port", format!("'{spec}': protocol must be tcp, udp or sctp")));
+                    return Err(bad(
+                        "--port",
+                        format!("'{spec}': protocol must be tcp, udp or sctp"),
+                    ));
                 }
             }
             let (h, c) = ports
@@ -378,7 +420,11 @@ impl RunArgs {
                     .map(u32::from)
                     .ok_or_else(|| bad("--port", format!("'{spec}': '{s}' is not a port number")))
             };
-            out.push(PortMapping { host_port: parse(h)?, container_port: parse(c)?, protocol: proto });
+            out.push(PortMapping {
+                host_port: parse(h)?,
+                container_port: parse(c)?,
+                protocol: proto,
+            });
         }
         Ok(out)
     }
@@ -393,7 +439,10 @@ impl RunArgs {
             ("--volume", !self.volume.is_empty()),
         ];
         match checks.iter().find(|(_, set)| *set) {
-            Some((flag, _)) => Err(bad(flag, "needs --image (it configures the Docker container)")),
+            Some((flag, _)) => Err(bad(
+                flag,
+                "needs --image (it configures the Docker container)",
+            )),
             None => Ok(()),
         }
     }
@@ -403,7 +452,12 @@ impl RunArgs {
             return Err(bad("--image", format!("'{image}' is not an image name")));
         }
         let mut network_infos = Vec::new();
-        let network = match self.network.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let network = match self
+            .network
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None => None,
             Some("host") => Some(Network::Host),
             Some("bridge") => Some(Network::Bridge),
@@ -420,14 +474,22 @@ impl RunArgs {
                 _ => {
                     return Err(bad(
                         "--network",
-                        format!("'{}' is not host, bridge, none or user:NAME", self.network.as_deref().unwrap_or_default()),
+                        format!(
+                            "'{}' is not host, bridge, none or user:NAME",
+                            self.network.as_deref().unwrap_or_default()
+                        ),
                     ))
                 }
             },
         };
         let port_mappings = self.port_mappings()?;
-        if !port_mappings.is_empty() && matches!(network, None | Some(Network::Host) | Some(Network::None)) {
-            return Err(bad("--port", "port mappings need --network bridge or user:NAME"));
+        if !port_mappings.is_empty()
+            && matches!(network, None | Some(Network::Host) | Some(Network::None))
+        {
+            return Err(bad(
+                "--port",
+                "port mappings need --network bridge or user:NAME",
+            ));
         }
         let mut parameters = Vec::new();
         for kv in &self.param {
@@ -438,9 +500,15 @@ impl RunArgs {
                 return Err(bad("--param", format!("'{kv}' has an empty key")));
             }
             if k == "name" {
-                return Err(bad("--param", "'name' cannot be set: berth names the container"));
+                return Err(bad(
+                    "--param",
+                    "'name' cannot be set: berth names the container",
+                ));
             }
-            parameters.push(Parameter { key: k.to_string(), value: v.to_string() });
+            parameters.push(Parameter {
+                key: k.to_string(),
+                value: v.to_string(),
+            });
         }
         let mut volumes = Vec::new();
         for spec in &self.volume {
@@ -449,13 +517,21 @@ impl RunArgs {
                 [h, c] => (*h, *c, volume::Mode::Rw),
                 [h, c, "ro"] => (*h, *c, volume::Mode::Ro),
                 [h, c, "rw"] => (*h, *c, volume::Mode::Rw),
-                _ => return Err(bad("--volume", format!("'{spec}' is not HOST:CONTAINER[:ro|:rw]"))),
+                _ => {
+                    return Err(bad(
+                        "--volume",
+                        format!("'{spec}' is not HOST:CONTAINER[:ro|:rw]"),
+                    ))
+                }
             };
             if host.is_empty() || container.is_empty() {
                 return Err(bad("--volume", format!("'{spec}' has an empty path")));
             }
             if !container.starts_with('/') && !host.starts_with('/') {
-                return Err(bad("--volume", format!("'{spec}': host and container paths are both relative")));
+                return Err(bad(
+                    "--volume",
+                    format!("'{spec}': host and container paths are both relative"),
+                ));
             }
             volumes.push(Volume {
                 mode: mode as i32,
@@ -504,10 +580,20 @@ mod tests {
     #[test]
     fn seed_flags_build_the_seed_task_info() {
         let a = args(&[
-            "--name", "DockerContainerTask-1",
-            "--agent-id", "f6f7b9a4-235d-4855-877f-a49e62294c2b-S0",
-            "--image", "ugistry.ucloud.cn/library/centos:6.6",
-            "--network", "bridge", "--cpus", "0.5", "--mem", "100", "--", SEED_COMMAND,
+            "--name",
+            "DockerContainerTask-1",
+            "--agent-id",
+            "f6f7b9a4-235d-4855-877f-a49e62294c2b-S0",
+            "--image",
+            "ugistry.ucloud.cn/library/centos:6.6",
+            "--network",
+            "bridge",
+            "--cpus",
+            "0.5",
+            "--mem",
+            "100",
+            "--",
+            SEED_COMMAND,
         ]);
         let json = a.task_info().unwrap().to_json_value();
         let expected = serde_json::json!({
@@ -529,16 +615,65 @@ mod tests {
     #[test]
     fn bad_values_are_refused_naming_flag_and_value() {
         let cases: &[(&[&str], &str)] = &[
-            (&["--name", "t", "--volume", "/a", "--image", "i", "--", "x"], "--volume: '/a' is not HOST:CONTAINER[:ro|:rw]"),
-            (&["--name", "t", "--env", "NOVALUE", "--", "x"], "--env: 'NOVALUE' is not KEY=VALUE"),
-            (&["--name", "t", "--resources", "cpus:x", "--", "x"], "--resources: 'cpus:x': bad value 'x' for resource 'cpus'"),
-            (&["--name", "t", "--image", "i", "--network", "weird", "--", "x"], "--network: 'weird' is not host, bridge, none or user:NAME"),
-            (&["--name", "t", "--image", "i", "--network", "bridge", "--port", "80", "--", "x"], "--port: '80' is not HOST:CONTAINER[/PROTO]"),
-            (&["--name", "t", "--image", "i", "--param", "name=x", "--", "x"], "--param: 'name' cannot be set: berth names the container"),
-            (&["--name", "t", "--privileged", "--", "x"], "--privileged: needs --image (it configures the Docker container)"),
-            (&["--name", "a/b", "--", "x"], "--name: 'a/b': 'a/b' contains invalid characters"),
+            (
+                &["--name", "t", "--volume", "/a", "--image", "i", "--", "x"],
+                "--volume: '/a' is not HOST:CONTAINER[:ro|:rw]",
+            ),
+            (
+                &["--name", "t", "--env", "NOVALUE", "--", "x"],
+                "--env: 'NOVALUE' is not KEY=VALUE",
+            ),
+            (
+                &["--name", "t", "--resources", "cpus:x", "--", "x"],
+                "--resources: 'cpus:x': bad value 'x' for resource 'cpus'",
+            ),
+            (
+                &[
+                    "--name",
+                    "t",
+                    "--image",
+                    "i",
+                    "--network",
+                    "weird",
+                    "--",
+                    "x",
+                ],
+                "--network: 'weird' is not host, bridge, none or user:NAME",
+            ),
+            (
+                &[
+                    "--name",
+                    "t",
+                    "--image",
+                    "i",
+                    "--network",
+                    "bridge",
+                    "--port",
+                    "80",
+                    "--",
+                    "x",
+                ],
+                "--port: '80' is not HOST:CONTAINER[/PROTO]",
+            ),
+            (
+                &[
+                    "--name", "t", "--image", "i", "--param", "name=x", "--", "x",
+                ],
+                "--param: 'name' cannot be set: berth names the container",
+            ),
+            (
+                &["--name", "t", "--privileged", "--", "x"],
+                "--privileged: needs --image (it configures the Docker container)",
+            ),
+            (
+                &["--name", "a/b", "--", "x"],
+                "--name: 'a/b': 'a/b' contains invalid characters",
+            ),
             (&["--name", "t"], "--command: no command given"),
-            (&["--name", "t", "--cpus", "-1", "--", "x"], "--cpus: '-1' must be a positive number"),
+            (
+                &["--name", "t", "--cpus", "-1", "--", "x"],
+                "--cpus: '-1' must be a positive number",
+            ),
         ];
         for (flags, message) in cases {
             let err = args(flags).task_info().unwrap_err();
@@ -549,22 +684,50 @@ mod tests {
     #[test]
     fn docker_flags_fill_docker_info() {
         let a = args(&[
-            "--name", "t", "--image", "img", "--network", "user:mynet", "--port", "31001:80/UDP",
-            "--privileged", "--param", "label=a=b", "--force-pull", "--volume", "/h:/c:ro",
-            "--env", "A=1", "--grace-period", "2s", "--no-shell", "--", "echo", "hi",
+            "--name",
+            "t",
+            "--image",
+            "img",
+            "--network",
+            "user:mynet",
+            "--port",
+            "31001:80/UDP",
+            "--privileged",
+            "--param",
+            "label=a=b",
+            "--force-pull",
+            "--volume",
+            "/h:/c:ro",
+            "--env",
+            "A=1",
+            "--grace-period",
+            "2s",
+            "--no-shell",
+            "--",
+            "echo",
+            "hi",
         ]);
         let t = a.task_info().unwrap();
         let v = t.to_json_value();
         assert_eq!(v["container"]["docker"]["network"], "USER");
         assert_eq!(v["container"]["network_infos"][0]["name"], "mynet");
-        assert_eq!(v["container"]["docker"]["port_mappings"][0]["protocol"], "udp");
+        assert_eq!(
+            v["container"]["docker"]["port_mappings"][0]["protocol"],
+            "udp"
+        );
         assert_eq!(v["container"]["docker"]["parameters"][0]["value"], "a=b");
         assert_eq!(v["container"]["volumes"][0]["mode"], "RO");
         assert_eq!(v["command"]["shell"], false);
         assert_eq!(v["command"]["value"], "echo");
         assert_eq!(v["command"]["arguments"][0], "hi");
-        assert_eq!(v["kill_policy"]["grace_period"]["nanoseconds"], 2_000_000_000i64);
-        assert_eq!(mesos_proto::resource::ranges_of(&t.resources, "ports"), vec![(31001, 31001)]);
+        assert_eq!(
+            v["kill_policy"]["grace_period"]["nanoseconds"],
+            2_000_000_000i64
+        );
+        assert_eq!(
+            mesos_proto::resource::ranges_of(&t.resources, "ports"),
+            vec![(31001, 31001)]
+        );
     }
 
     #[test]

@@ -53,7 +53,11 @@ impl Proc {
             .expect("berth starts");
         let stdout = collect(child.stdout.take().unwrap());
         let stderr = collect(child.stderr.take().unwrap());
-        Proc { child, stdout, stderr }
+        Proc {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     fn stdout(&self) -> String {
@@ -138,8 +142,19 @@ async fn seed_task_runs_as_the_seed_shows_and_ctrl_c_kills_it() {
     guard.track_label(&label.0, &label.1);
     let mut args = run_args("DockerContainerTask-1", &label);
     args.extend(
-        ["--network", "bridge", "--cpus", "0.5", "--mem", "100", "--grace-period", "1s", "--", SEED_COMMAND]
-            .map(String::from),
+        [
+            "--network",
+            "bridge",
+            "--cpus",
+            "0.5",
+            "--mem",
+            "100",
+            "--grace-period",
+            "1s",
+            "--",
+            SEED_COMMAND,
+        ]
+        .map(String::from),
     );
     let mut p = Proc::spawn(berth().args(&args));
 
@@ -158,11 +173,26 @@ async fn seed_task_runs_as_the_seed_shows_and_ctrl_c_kills_it() {
     assert!(uuid_like(container_id), "{container_id}");
     let config = inspect.config.clone().unwrap();
     let env = config.env.clone().unwrap();
-    assert!(env.contains(&"MESOS_SANDBOX=/mnt/mesos/sandbox".to_string()), "{env:?}");
-    assert!(env.contains(&format!("MESOS_CONTAINER_NAME={}", &name[1..])), "{env:?}");
-    assert!(env.contains(&"MESOS_ALLOCATION_ROLE=*".to_string()), "{env:?}");
-    assert_eq!(config.entrypoint.clone().unwrap(), vec!["/bin/sh".to_string()]);
-    assert_eq!(config.cmd.clone().unwrap(), vec!["-c".to_string(), SEED_COMMAND.to_string()]);
+    assert!(
+        env.contains(&"MESOS_SANDBOX=/mnt/mesos/sandbox".to_string()),
+        "{env:?}"
+    );
+    assert!(
+        env.contains(&format!("MESOS_CONTAINER_NAME={}", &name[1..])),
+        "{env:?}"
+    );
+    assert!(
+        env.contains(&"MESOS_ALLOCATION_ROLE=*".to_string()),
+        "{env:?}"
+    );
+    assert_eq!(
+        config.entrypoint.clone().unwrap(),
+        vec!["/bin/sh".to_string()]
+    );
+    assert_eq!(
+        config.cmd.clone().unwrap(),
+        vec!["-c".to_string(), SEED_COMMAND.to_string()]
+    );
     let host = inspect.host_config.clone().unwrap();
     assert_eq!(host.network_mode.as_deref(), Some("bridge"));
     assert_eq!(host.cpu_shares, Some(512));
@@ -184,17 +214,24 @@ async fn seed_task_runs_as_the_seed_shows_and_ctrl_c_kills_it() {
     // The task's output reaches berth's stdout from the sandbox.
     eventually(Duration::from_secs(30), Duration::from_millis(100), || {
         let out = p.stdout();
-        async move { out.contains("command running") && out.contains("MESOS_SANDBOX=/mnt/mesos/sandbox") }
+        async move {
+            out.contains("command running") && out.contains("MESOS_SANDBOX=/mnt/mesos/sandbox")
+        }
     })
     .await;
-    assert!(std::fs::read_to_string(Path::new(&source).join("stdout")).unwrap().contains("command running"));
+    assert!(std::fs::read_to_string(Path::new(&source).join("stdout"))
+        .unwrap()
+        .contains("command running"));
 
     // Ctrl-C: the task is killed, the framework torn down, and berth exits 130.
     p.signal("-INT");
     let code = p.wait(Duration::from_secs(60)).await;
     let err = p.stderr();
     assert_eq!(code, 130, "{err}");
-    assert!(err.contains("TASK_KILLING") && err.contains("TASK_KILLED"), "{err}");
+    assert!(
+        err.contains("TASK_KILLING") && err.contains("TASK_KILLED"),
+        "{err}"
+    );
     assert!(err.contains("command task"), "{err}");
 }
 
@@ -231,7 +268,17 @@ async fn kill_after_kills_the_task() {
     let guard = ContainerGuard::new();
     guard.track_label(&label.0, &label.1);
     let mut args = run_args(&unique_name("killafter"), &label);
-    args.extend(["--kill-after", "1s", "--grace-period", "1s", "--", "sleep 60"].map(String::from));
+    args.extend(
+        [
+            "--kill-after",
+            "1s",
+            "--grace-period",
+            "1s",
+            "--",
+            "sleep 60",
+        ]
+        .map(String::from),
+    );
     let mut p = Proc::spawn(berth().args(&args));
     let code = p.wait(Duration::from_secs(90)).await;
     let err = p.stderr();
@@ -247,7 +294,10 @@ async fn an_unknown_image_fails_with_a_clear_error() {
     let guard = ContainerGuard::new();
     guard.track_label(&label.0, &label.1);
     let mut args = run_args(&unique_name("noimage"), &label);
-    let pos = args.iter().position(|a| a == berth_testkit::TEST_IMAGE).unwrap();
+    let pos = args
+        .iter()
+        .position(|a| a == berth_testkit::TEST_IMAGE)
+        .unwrap();
     args[pos] = "berth/no-such-image:latest".into();
     args.extend(["--", "true"].map(String::from));
     let mut p = Proc::spawn(berth().args(&args));
@@ -268,7 +318,9 @@ fn normalize(v: &Value) -> Value {
     match v {
         Value::Number(n) => serde_json::json!(n.as_f64().unwrap()),
         Value::Array(a) => Value::Array(a.iter().map(normalize).collect()),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), normalize(v))).collect()),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), normalize(v))).collect())
+        }
         other => other.clone(),
     }
 }
@@ -331,9 +383,28 @@ async fn task_file_with_the_seed_task_info_runs() {
 #[tokio::test]
 async fn bad_flags_are_refused_before_anything_starts() {
     for (args, needle) in [
-        (vec!["run", "--name", "t", "--volume", "nocolon", "--image", "x", "--", "true"], "'nocolon'"),
-        (vec!["run", "--name", "t", "--resources", "cpus:lots", "--", "true"], "'lots'"),
-        (vec!["run", "--task", "/nonexistent/task.json"], "/nonexistent/task.json"),
+        (
+            vec![
+                "run", "--name", "t", "--volume", "nocolon", "--image", "x", "--", "true",
+            ],
+            "'nocolon'",
+        ),
+        (
+            vec![
+                "run",
+                "--name",
+                "t",
+                "--resources",
+                "cpus:lots",
+                "--",
+                "true",
+            ],
+            "'lots'",
+        ),
+        (
+            vec!["run", "--task", "/nonexistent/task.json"],
+            "/nonexistent/task.json",
+        ),
         (vec!["cluster", "--agents", "0"], "--agents"),
         (vec!["cluster", "--resources", "mem:x"], "--resources"),
     ] {
@@ -346,7 +417,11 @@ async fn bad_flags_are_refused_before_anything_starts() {
 
 /// A free port on 127.0.0.1 (bound and released).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
@@ -370,21 +445,41 @@ async fn run_against_a_separate_berth_cluster() {
         "--container-label".into(),
         format!("{}={}", label.0, label.1),
     ]));
-    eventually(Duration::from_secs(30), Duration::from_millis(100), || async move {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    })
+    eventually(
+        Duration::from_secs(30),
+        Duration::from_millis(100),
+        || async move { std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() },
+    )
     .await;
     for content_type in ["json", "protobuf"] {
         let mut args = run_args(&unique_name("remote"), &label);
         args.extend(
-            ["--master", &format!("http://127.0.0.1:{port}"), "--content-type", content_type, "--", "echo remote ok"]
-                .map(String::from),
+            [
+                "--master",
+                &format!("http://127.0.0.1:{port}"),
+                "--content-type",
+                content_type,
+                "--",
+                "echo remote ok",
+            ]
+            .map(String::from),
         );
         let mut p = Proc::spawn(berth().args(&args));
         let code = p.wait(Duration::from_secs(90)).await;
-        assert_eq!(code, 0, "{content_type}: {}\ncluster: {}", p.stderr(), cluster.stderr());
+        assert_eq!(
+            code,
+            0,
+            "{content_type}: {}\ncluster: {}",
+            p.stderr(),
+            cluster.stderr()
+        );
         assert!(p.stdout().contains("remote ok"), "{}", p.stdout());
     }
     cluster.signal("-TERM");
-    assert_eq!(cluster.wait(Duration::from_secs(30)).await, 0, "{}", cluster.stderr());
+    assert_eq!(
+        cluster.wait(Duration::from_secs(30)).await,
+        0,
+        "{}",
+        cluster.stderr()
+    );
 }
