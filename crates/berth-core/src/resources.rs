@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use mesos_proto::json::{write_double, Writer};
 use mesos_proto::v1::{value, Resource};
@@ -155,15 +156,19 @@ impl fmt::Display for Ranges {
     }
 }
 
+/// A resource name, shared between copies: cloning resources (every offer does) copies no
+/// strings.
+type Name = Arc<str>;
+
 /// A bag of unreserved resources: scalars (fixed point), ranges and sets, by name.
 ///
 /// Zero scalars, empty ranges and empty sets are never stored, so `==` compares amounts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resources {
     /// Scalar amounts in thousandths.
-    scalars: BTreeMap<String, i64>,
-    ranges: BTreeMap<String, Ranges>,
-    sets: BTreeMap<String, BTreeSet<String>>,
+    scalars: BTreeMap<Name, i64>,
+    ranges: BTreeMap<Name, Ranges>,
+    sets: BTreeMap<Name, BTreeSet<String>>,
 }
 
 /// Converts a double to Mesos's fixed point (rounded to the nearest thousandth).
@@ -250,7 +255,7 @@ impl Resources {
                         }
                         seen.push((range.begin, range.end));
                     }
-                    let existing = out.ranges.get(&r.name).cloned().unwrap_or_default();
+                    let existing = out.ranges.get(r.name.as_str()).cloned().unwrap_or_default();
                     let add = Ranges::from_intervals(seen);
                     if existing.intersects(&add) {
                         return Err(ResourceError::OverlappingRanges);
@@ -268,13 +273,13 @@ impl Resources {
                             return Err(ResourceError::DuplicatedSetElements);
                         }
                     }
-                    let entry = out.sets.entry(r.name.clone()).or_default();
+                    let entry = out.sets.entry(Name::from(r.name.as_str())).or_default();
                     if items.iter().any(|i| entry.contains(i)) {
                         return Err(ResourceError::DuplicatedSetElements);
                     }
                     entry.extend(items);
                     if entry.is_empty() {
-                        out.sets.remove(&r.name);
+                        out.sets.remove(r.name.as_str());
                     }
                 }
                 Ok(value::Type::Text) | Err(_) => return Err(ResourceError::UnsupportedType),
@@ -306,7 +311,7 @@ impl Resources {
         let mut out = Vec::with_capacity(self.scalars.len() + self.ranges.len() + self.sets.len());
         for (name, r) in &self.ranges {
             out.push(Resource {
-                name: name.clone(),
+                name: name.to_string(),
                 r#type: value::Type::Ranges as i32,
                 ranges: Some(value::Ranges {
                     range: r
@@ -332,7 +337,7 @@ impl Resources {
         }
         for (name, items) in &self.sets {
             out.push(Resource {
-                name: name.clone(),
+                name: name.to_string(),
                 r#type: value::Type::Set as i32,
                 set: Some(value::Set {
                     item: items.iter().cloned().collect(),
@@ -345,7 +350,7 @@ impl Resources {
     }
 
     fn scalars_in_order(&self) -> Vec<(&str, i64)> {
-        let mut v: Vec<(&str, i64)> = self.scalars.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let mut v: Vec<(&str, i64)> = self.scalars.iter().map(|(k, v)| (&**k, *v)).collect();
         v.sort_by(|a, b| scalar_rank(a.0).cmp(&scalar_rank(b.0)));
         v
     }
@@ -364,7 +369,7 @@ impl Resources {
                 }
             }
             None if millis > 0 => {
-                self.scalars.insert(name.to_string(), millis);
+                self.scalars.insert(Name::from(name), millis);
             }
             None => {}
         }
@@ -378,7 +383,7 @@ impl Resources {
         match self.ranges.get_mut(name) {
             Some(e) => *e = e.union(ranges),
             None => {
-                self.ranges.insert(name.to_string(), ranges.clone());
+                self.ranges.insert(Name::from(name), ranges.clone());
             }
         }
     }
@@ -395,7 +400,7 @@ impl Resources {
 
     /// The scalars, in thousandths, by name.
     pub fn scalars(&self) -> impl Iterator<Item = (&str, i64)> {
-        self.scalars.iter().map(|(k, v)| (k.as_str(), *v))
+        self.scalars.iter().map(|(k, v)| (&**k, *v))
     }
 
     /// The ranges of `name` (empty if absent).
@@ -416,10 +421,27 @@ impl Resources {
     /// `self += other`.
     pub fn add(&mut self, other: &Resources) {
         for (name, v) in &other.scalars {
-            self.add_scalar(name, *v);
+            match self.scalars.get_mut(name) {
+                Some(e) => {
+                    *e += *v;
+                    if *e <= 0 {
+                        self.scalars.remove(name);
+                    }
+                }
+                None if *v > 0 => {
+                    self.scalars.insert(name.clone(), *v);
+                }
+                None => {}
+            }
         }
         for (name, r) in &other.ranges {
-            self.add_ranges(name, r);
+            match self.ranges.get_mut(name) {
+                Some(e) => *e = e.union(r),
+                None if !r.is_empty() => {
+                    self.ranges.insert(name.clone(), r.clone());
+                }
+                None => {}
+            }
         }
         for (name, items) in &other.sets {
             self.sets
@@ -518,7 +540,7 @@ impl Resources {
             w.double(self.scalar(name));
         }
         for (name, v) in &self.scalars {
-            if matches!(name.as_str(), "disk" | "mem" | "gpus" | "cpus") {
+            if matches!(&**name, "disk" | "mem" | "gpus" | "cpus") {
                 continue;
             }
             w.key(name);

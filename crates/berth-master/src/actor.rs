@@ -26,7 +26,7 @@ use tracing::{debug, error, info, warn};
 use crate::call::Encoding;
 use crate::config::MasterConfig;
 use crate::error::ApiError;
-use crate::store::{FrameworkRecord, Identity, Store};
+use crate::store::{AgentRecord, FrameworkRecord, Identity, Store};
 use crate::validation::{
     framework_roles, has_capability, validate_framework_info, validate_suppressed, validate_task,
     TaskContext,
@@ -220,6 +220,11 @@ pub(crate) struct MasterActor {
     /// Frameworks known from the store but not (yet) re-subscribed.
     stored: HashMap<FrameworkId, FrameworkRecord>,
     pub agents: BTreeMap<AgentId, Agent>,
+    /// Agents registered before a restart that have not re-registered yet, with the time
+    /// after which they are forgotten.
+    pub recovering: BTreeMap<AgentId, (AgentRecord, Instant)>,
+    /// Explicit reconciliations of unknown tasks waiting for `recovering` agents.
+    deferred_reconciliations: Vec<(FrameworkId, call::reconcile::Task)>,
     pub offers: HashMap<OfferId, OfferRec>,
     pub allocator: Allocator,
     links: HashMap<u64, Link>,
@@ -287,6 +292,7 @@ impl MasterActor {
         store: Store,
         identity: Identity,
         records: Vec<FrameworkRecord>,
+        agent_records: Vec<AgentRecord>,
         addr: std::net::SocketAddr,
         rx: mpsc::Receiver<Command>,
         self_tx: mpsc::Sender<Command>,
@@ -352,7 +358,18 @@ impl MasterActor {
         }
         let now = Instant::now();
         let start = epoch_now();
+        let recovering = agent_records
+            .into_iter()
+            .map(|r| {
+                (
+                    AgentId::generated(r.id.clone()),
+                    (r, now + config.agent_reregister_timeout),
+                )
+            })
+            .collect();
         MasterActor {
+            recovering,
+            deferred_reconciliations: Vec::new(),
             allocator: Allocator::new(AllocatorConfig {
                 allocation_interval: config.allocation_interval,
             }),
@@ -422,6 +439,9 @@ impl MasterActor {
                 d = d.min(f);
             }
         }
+        for (_, deadline) in self.recovering.values() {
+            d = d.min(*deadline);
+        }
         if self.config.offer_timeout.is_some() {
             for o in self.offers.values() {
                 if let Some(e) = o.expires {
@@ -467,6 +487,24 @@ impl MasterActor {
             .collect();
         for id in stale {
             self.rescind_offer(&id, true);
+        }
+        // Agents that never came back after a restart.
+        let gone: Vec<AgentId> = self
+            .recovering
+            .iter()
+            .filter(|(_, (_, d))| *d <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        let forgot = !gone.is_empty();
+        for id in gone {
+            warn!(agent_id = %id, "agent did not re-register in time; forgetting it");
+            self.recovering.remove(&id);
+            if let Err(e) = self.store.remove_agent(id.as_str()) {
+                error!(agent_id = %id, error = %e, "cannot persist agent removal");
+            }
+        }
+        if forgot {
+            self.retry_deferred_reconciliations();
         }
         if self.next_allocation <= now {
             self.next_allocation = now + self.config.allocation_interval;
@@ -1686,6 +1724,7 @@ impl MasterActor {
         };
         let pa = fw.partition_aware();
         let mut out = Vec::new();
+        let mut deferred = Vec::new();
         if tasks.is_empty() {
             for t in fw.tasks.values() {
                 out.push(reconciliation_status(t));
@@ -1696,6 +1735,19 @@ impl MasterActor {
                 match fw.tasks.get(&tid) {
                     Some(t) => out.push(reconciliation_status(t)),
                     None => {
+                        // The agent (or, without an agent ID, any agent) may still come back
+                        // with the task after a restart: no answer yet, as in Mesos.
+                        let still_recovering = match &rt.agent_id {
+                            Some(a) => self
+                                .recovering
+                                .contains_key(&AgentId::generated(a.value.clone())),
+                            None => !self.recovering.is_empty(),
+                        };
+                        if still_recovering {
+                            debug!(framework_id = %fid, task_id = %tid, "reconciliation deferred: agents re-registering");
+                            deferred.push(rt);
+                            continue;
+                        }
                         let known_agent = rt.agent_id.as_ref().is_some_and(|a| {
                             self.agents
                                 .contains_key(&AgentId::generated(a.value.clone()))
@@ -1724,8 +1776,20 @@ impl MasterActor {
                 }
             }
         }
+        self.deferred_reconciliations
+            .extend(deferred.into_iter().map(|rt| (fid.clone(), rt)));
         for s in out {
             self.send_master_update(fid, s);
+        }
+    }
+
+    /// Answers deferred reconciliations whose agents have re-registered or been forgotten
+    /// (Mesos leaves them unanswered for the scheduler to retry; answering once the answer is
+    /// known saves schedulers that do not retry). Those still blocked are deferred again.
+    fn retry_deferred_reconciliations(&mut self) {
+        let pending = std::mem::take(&mut self.deferred_reconciliations);
+        for (fid, rt) in pending {
+            self.reconcile(&fid, vec![rt]);
         }
     }
 
@@ -1871,6 +1935,14 @@ impl MasterActor {
         for id in stale {
             self.rescind_offer(&id, true);
         }
+        self.recovering.remove(&agent_id);
+        if let Err(e) = self.store.put_agent(&AgentRecord {
+            id: agent_id.to_string(),
+            hostname: reg.hostname.clone(),
+            port: reg.port,
+        }) {
+            error!(agent_id = %agent_id, error = %e, "cannot persist agent");
+        }
         let total = Resources::from_proto_lossy(&reg.resources);
         self.allocator.add_agent(agent_id.clone(), total.clone());
         let registered_time = self
@@ -2000,6 +2072,9 @@ impl MasterActor {
                 entry.resources = resources;
             }
         }
+        if !self.deferred_reconciliations.is_empty() {
+            self.retry_deferred_reconciliations();
+        }
         self.allocation_pending = true;
     }
 
@@ -2044,6 +2119,9 @@ impl MasterActor {
     }
 
     fn remove_agent(&mut self, agent_id: &AgentId) {
+        if let Err(e) = self.store.remove_agent(agent_id.as_str()) {
+            error!(agent_id = %agent_id, error = %e, "cannot persist agent removal");
+        }
         let stale: Vec<OfferId> = self
             .offers
             .values()

@@ -20,6 +20,10 @@ pub struct MasterConfig {
     pub allocation_interval: Duration,
     /// Mesos's `--offer_timeout`: unused offers are rescinded after this (default: never).
     pub offer_timeout: Option<Duration>,
+    /// Mesos's `--agent_reregister_timeout` (default 10 min): how long agents known from before
+    /// a restart may take to re-register; meanwhile reconciliation of unknown tasks is not
+    /// answered (their tasks may still be running).
+    pub agent_reregister_timeout: Duration,
     /// Events buffered per subscriber before it counts as too slow and is disconnected (large:
     /// one implicit reconciliation sends an event per task at once).
     pub subscriber_buffer: usize,
@@ -45,6 +49,7 @@ impl MasterConfig {
             heartbeat_interval: Duration::from_secs(15),
             allocation_interval: Duration::from_secs(1),
             offer_timeout: None,
+            agent_reregister_timeout: Duration::from_secs(600),
             subscriber_buffer: 65_536,
             agent_buffer: 16_384,
             command_buffer: 1024,

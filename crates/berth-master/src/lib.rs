@@ -27,8 +27,9 @@
 //!   quota, weights or hierarchical sorting; DRF is across framework roles).
 //! * Task validation implements rows 1-16 of spec §4.3 except 2b (unreachable tasks), 8c-8e
 //!   (persistence IDs, allocation roles, revocable resources); checks are validated shallowly.
-//! * Explicit reconciliation always answers (Mesos stays silent for agents still re-registering
-//!   after a master failover; berth does not keep agents across restarts).
+//! * Explicit reconciliation of an unknown task is not answered while agents known before a
+//!   restart may still re-register (as in Mesos); unlike Mesos, berth answers it once they have
+//!   (or once `agent_reregister_timeout` passes), so schedulers that never retry get an answer.
 //! * A JSON syntax error's text after `Failed to parse body into JSON: ` is serde_json's, not
 //!   picojson's.
 //! * The HEARTBEAT interval is configurable (Mesos: fixed 15 s, the default here).
@@ -73,7 +74,7 @@ pub use config::MasterConfig;
 pub use error::{ApiError, Error, Result};
 
 use actor::{Command, MasterActor};
-use store::{FrameworkRecord, Identity, Store};
+use store::{AgentRecord, FrameworkRecord, Identity, Store};
 
 /// The master has stopped; the handle can no longer reach it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -140,6 +141,7 @@ pub struct Master {
     store: Store,
     identity: Identity,
     records: Vec<FrameworkRecord>,
+    agents: Vec<AgentRecord>,
     rx: mpsc::Receiver<Command>,
     handle: MasterHandle,
 }
@@ -149,6 +151,7 @@ impl Master {
     pub fn open(config: MasterConfig) -> Result<Master> {
         let (store, identity) = Store::open(&config.work_dir)?;
         let records = store.frameworks()?;
+        let agents = store.agents()?;
         let (tx, rx) = mpsc::channel(config.command_buffer.max(1));
         let handle = MasterHandle {
             inner: Arc::new(HandleInner {
@@ -162,6 +165,7 @@ impl Master {
             store,
             identity,
             records,
+            agents,
             rx,
             handle,
         })
@@ -187,6 +191,7 @@ impl Master {
             self.store,
             self.identity,
             self.records,
+            self.agents,
             addr,
             self.rx,
             self.handle.inner.tx.clone(),

@@ -89,6 +89,20 @@ pub(crate) fn render(m: &MasterActor) -> String {
     w.end_array();
     w.key("recovered_slaves");
     w.begin_array();
+    for (id, (rec, _)) in &m.recovering {
+        w.element();
+        w.begin_object();
+        w.key("id");
+        w.string(id.as_str());
+        w.key("hostname");
+        w.string(&rec.hostname);
+        w.key("port");
+        w.uint(u64::from(rec.port));
+        w.key("attributes");
+        w.begin_object();
+        w.end_object();
+        w.end_object();
+    }
     w.end_array();
     w.key("frameworks");
     w.begin_array();

@@ -1,7 +1,10 @@
 //! Persistence: `<work_dir>/master.db` (SQLite, schema versioned) keeps the master's identity
-//! and counters and one record per framework, so a restarted master keeps its ID, does not reuse
-//! agent, framework or offer numbers, recognises re-subscribing frameworks and refuses removed
-//! ones.
+//! and counters, one record per framework and one per registered agent, so a restarted master
+//! keeps its ID, does not reuse agent, framework or offer numbers, recognises re-subscribing
+//! frameworks, refuses removed ones, and knows which agents are still to re-register (Mesos's
+//! registry).
+//!
+//! Schema history: 1 = `master`, `frameworks`; 2 adds `agents`.
 //!
 //! Writes are synchronous and small; the master actor calls them *before* emitting the event
 //! that announces the change.
@@ -13,7 +16,7 @@ use mesos_proto::{decode_checked, Message};
 use rusqlite::{params, Connection, OptionalExtension};
 
 /// The schema this code reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How many offer numbers are reserved per write (offers are frequent; a restart skips the
 /// unused rest of a block).
@@ -77,6 +80,17 @@ pub struct FrameworkRecord {
     pub unregistered_time: f64,
 }
 
+/// An agent as stored (enough to list it while it has not re-registered).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    /// The agent ID.
+    pub id: String,
+    /// Its hostname.
+    pub hostname: String,
+    /// Its port.
+    pub port: u16,
+}
+
 /// The master's identity and counters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
@@ -125,7 +139,24 @@ impl Store {
                          removed INTEGER NOT NULL DEFAULT 0,
                          unregistered_time REAL NOT NULL DEFAULT 0
                      );
-                     INSERT INTO schema_version (version) VALUES (1);
+                     CREATE TABLE agents (
+                         id TEXT PRIMARY KEY,
+                         hostname TEXT NOT NULL,
+                         port INTEGER NOT NULL
+                     );
+                     INSERT INTO schema_version (version) VALUES (2);
+                     COMMIT;",
+                )?;
+            }
+            Some(1) => {
+                conn.execute_batch(
+                    "BEGIN;
+                     CREATE TABLE agents (
+                         id TEXT PRIMARY KEY,
+                         hostname TEXT NOT NULL,
+                         port INTEGER NOT NULL
+                     );
+                     UPDATE schema_version SET version = 2;
                      COMMIT;",
                 )?;
             }
@@ -223,6 +254,38 @@ impl Store {
         Ok(())
     }
 
+    /// Records a registered agent.
+    pub fn put_agent(&mut self, rec: &AgentRecord) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO agents (id, hostname, port) VALUES (?1, ?2, ?3)
+             ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, port = excluded.port",
+            params![rec.id, rec.hostname, i64::from(rec.port)],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets an agent (it unregistered, or never came back).
+    pub fn remove_agent(&mut self, id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM agents WHERE id = ?1", [id])?;
+        Ok(())
+    }
+
+    /// Every stored agent.
+    pub fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, hostname, port FROM agents ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AgentRecord {
+                id: r.get(0)?,
+                hostname: r.get(1)?,
+                port: u16::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// Every stored framework.
     pub fn frameworks(&self) -> Result<Vec<FrameworkRecord>, StoreError> {
         let mut stmt = self.conn.prepare(
@@ -296,6 +359,35 @@ mod tests {
         assert!(fws[0].removed);
         assert_eq!(fws[0].info, rec.info);
         assert_eq!(fws[0].unregistered_time, 2.0);
+    }
+
+    #[test]
+    fn agents_are_kept_until_removed_and_v1_files_migrate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut s, _) = Store::open(dir.path()).expect("open");
+        let a = AgentRecord {
+            id: "M-S0".into(),
+            hostname: "h".into(),
+            port: 5051,
+        };
+        s.put_agent(&a).expect("write");
+        s.put_agent(&AgentRecord {
+            id: "M-S1".into(),
+            ..a.clone()
+        })
+        .expect("write");
+        s.remove_agent("M-S1").expect("delete");
+        drop(s);
+        let (s, _) = Store::open(dir.path()).expect("reopen");
+        assert_eq!(s.agents().expect("read"), vec![a]);
+        drop(s);
+        // A version 1 file (no agents table) is migrated.
+        let conn = Connection::open(dir.path().join("master.db")).expect("raw");
+        conn.execute_batch("DROP TABLE agents; UPDATE schema_version SET version = 1;")
+            .expect("downgrade");
+        drop(conn);
+        let (s, _) = Store::open(dir.path()).expect("migrate");
+        assert!(s.agents().expect("read").is_empty());
     }
 
     #[test]

@@ -275,3 +275,53 @@ async fn master_bind_listens_on_the_configured_address() {
     join.await.expect("join").expect("run");
     assert!(dir.path().join("master.db").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_simulated_agents_are_offered_across_frameworks() {
+    let m = TestMaster::start().await;
+    let mut agents = Vec::new();
+    for i in 0..300u16 {
+        let mut cfg = berth_testkit::test_agent::TestAgentConfig::new("cpus:4;mem:4096");
+        cfg.simulated = true;
+        cfg.port = 10_000 + i;
+        let (agent, to_agent, from_agent) = berth_testkit::test_agent::TestAgent::start(cfg);
+        m.handle
+            .attach_agent(to_agent, from_agent)
+            .await
+            .expect("attach");
+        agents.push(agent);
+    }
+    eventually(WAIT, Duration::from_millis(20), || async {
+        m.state().await["activated_slaves"] == 300.0
+    })
+    .await;
+    let mut streams = Vec::new();
+    for i in 0..10 {
+        let mut s = subscribe(m.addr, &subscribe_body(&format!("f{i}"), ""), None).await;
+        let _ = s.next().await.expect("SUBSCRIBED");
+        streams.push(s);
+    }
+    // Every agent ends up in exactly one outstanding offer.
+    let mut offered = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while offered.len() < 300 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} offered",
+            offered.len()
+        );
+        for s in &mut streams {
+            while let Some(Some(ev)) = s.next_within(Duration::from_millis(20)).await {
+                for o in ev.offers.map(|o| o.offers).unwrap_or_default() {
+                    assert!(offered.insert(o.agent_id.value), "an agent offered twice");
+                }
+            }
+        }
+    }
+    assert_eq!(offered.len(), 300);
+    let st = m.state().await;
+    assert!(st["slaves"]
+        .as_array()
+        .is_some_and(|a| a.iter().all(|s| s["simulated"] == true)));
+    m.stop().await;
+}

@@ -710,3 +710,57 @@ async fn a_scripted_task_runs_to_completion_and_the_ack_completes_it() {
     .await;
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconciliation_waits_for_agents_known_before_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let m = TestMaster::start_in(dir.path(), |_| {}).await;
+    let agent = m.agent(seed_agent()).await;
+    let agent_id = agent.agent_id().expect("registered");
+    agent.stop().await;
+    m.stop().await;
+
+    let m = TestMaster::start_in(dir.path(), |c| {
+        c.agent_reregister_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let st = m.state().await;
+    assert_eq!(st["recovered_slaves"][0]["id"], agent_id.as_str());
+    let mut s = subscribe(m.addr, &subscribe_body("rw", ""), None).await;
+    let fid = framework_id_of(&s.next().await.expect("SUBSCRIBED"));
+    let reconcile = format!(
+        r#"{{"type":"RECONCILE","framework_id":{{"value":"{fid}"}},"reconcile":{{"tasks":[{{"task_id":{{"value":"x"}}}}]}}}}"#
+    );
+    call_ok(m.addr, &s.stream_id, &reconcile).await;
+    // No answer while the agent may still bring the task back.
+    s.quiet_for(Duration::from_millis(300)).await;
+    let mut cfg = seed_agent();
+    cfg.previous_id = Some(agent_id.clone());
+    let _again = m.agent(cfg).await;
+    assert_eq!(
+        m.state().await["recovered_slaves"].as_array().map(Vec::len),
+        Some(0)
+    );
+    // Once the agent is back (without the task), the deferred question is answered.
+    let u = s.next_update().await;
+    assert_eq!(u.state(), TaskState::TaskLost);
+    assert_eq!(u.task_id.value, "x");
+    call_ok(m.addr, &s.stream_id, &reconcile).await;
+    let u = s.next_update().await;
+    assert_eq!(u.state(), TaskState::TaskLost);
+    assert_eq!(u.task_id.value, "x");
+    m.stop().await;
+
+    // An agent that never returns is forgotten after the re-register timeout.
+    let m = TestMaster::start_in(dir.path(), |c| {
+        c.agent_reregister_timeout = Duration::from_millis(200);
+    })
+    .await;
+    eventually(WAIT, Duration::from_millis(20), || async {
+        m.state().await["recovered_slaves"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    })
+    .await;
+    m.stop().await;
+}

@@ -825,3 +825,46 @@ async fn two_frameworks_share_agents_by_drf() {
     assert_eq!(o2[0].agent_id, o1[0].agent_id);
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suppressed_roles_and_update_framework_steer_offers_between_roles() {
+    let m = TestMaster::start().await;
+    let _agent = m.agent(seed_agent()).await;
+    let caps = r#","capabilities":[{"type":"MULTI_ROLE"}]"#;
+    let body = format!(
+        r#"{{"type":"SUBSCRIBE","subscribe":{{"framework_info":{{"user":"root","name":"roles","roles":["a","b"]{caps}}},"suppressed_roles":["b"]}}}}"#
+    );
+    let mut es = subscribe(m.addr, &body, None).await;
+    let fid = framework_id_of(&es.next().await.expect("SUBSCRIBED"));
+    let first = offers_of(&es.next_of(event::Type::Offers).await).remove(0);
+    assert_eq!(
+        first.allocation_info.and_then(|a| a.role).as_deref(),
+        Some("a")
+    );
+    // Move the framework to role "b" only: the "a" offer is rescinded, "b" gets offers.
+    let update = format!(
+        r#"{{"type":"UPDATE_FRAMEWORK","framework_id":{{"value":"{fid}"}},"update_framework":{{"framework_info":{{"user":"root","name":"roles","id":{{"value":"{fid}"}},"roles":["b"]{caps}}}}}}}"#
+    );
+    let (s, b) = call(m.addr, &es.stream_id, &update).await;
+    assert_eq!((s, b.as_str()), (StatusCode::OK, ""));
+    let r = es.next_of(event::Type::Rescind).await;
+    assert_eq!(r.rescind.map(|x| x.offer_id), Some(first.id));
+    let next = offers_of(&es.next_of(event::Type::Offers).await).remove(0);
+    assert_eq!(
+        next.allocation_info.and_then(|a| a.role).as_deref(),
+        Some("b")
+    );
+    // Suppressed roles outside the framework's roles are refused.
+    let bad = format!(
+        r#"{{"type":"UPDATE_FRAMEWORK","framework_id":{{"value":"{fid}"}},"update_framework":{{"framework_info":{{"user":"root","name":"roles","id":{{"value":"{fid}"}},"roles":["b"]{caps}}},"suppressed_roles":["z"]}}}}"#
+    );
+    let (s, b) = call(m.addr, &es.stream_id, &bad).await;
+    assert_eq!(
+        (s, b.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            "'UpdateFramework' call is not valid: Suppressed roles { z } are not contained in the set of roles"
+        )
+    );
+    m.stop().await;
+}

@@ -1,6 +1,8 @@
 //! End-to-end tests of the `berth` binary against the real Docker engine: `berth run` on its
 //! embedded cluster and against a separate `berth cluster`, as a user types it.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is the failure report
+
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;

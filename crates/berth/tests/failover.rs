@@ -2,6 +2,8 @@
 //! running framework, the agent recovers its container, and the scheduler reconnects,
 //! re-subscribes with its framework ID and finds its task still RUNNING through reconciliation.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is the failure report
+
 use std::time::Duration;
 
 use berth::embedded::{Embedded, EmbeddedConfig};

@@ -4,6 +4,8 @@
 //!
 //! The virtualenv comes from `scripts/setup-pymesos.sh` (run by `.ci/run`).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is the failure report
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
