@@ -1,15 +1,18 @@
-//! The `berth` binary's library half: everything `berth run` and `berth cluster` do, so that
-//! integration tests can embed a cluster in-process.
+//! The `berth` binary's library half: everything `berth run` and `berth cluster` do,
+//! so, so that integration tests can embed a cluster in-process.
 //!
 //! # Layout
 //!
 //! * [`run_args`], [`cluster_args`]: the flags, validated before anything starts.
 //! * [`run`]: the one-task framework behind `berth run`.
+//! * [`files`]: sandbox files over HTTP (`/files/read`), served per agent and read by
+//!   `berth run`.
 //! * [`embedded`]: the master + agents wiring shared by both commands.
 //! * [`logging`]: text or seed-style JSON log lines.
 
 pub mod cluster_args;
 pub mod embedded;
+pub mod files;
 pub mod logging;
 pub mod run;
 pub mod run_args;

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::embedded::{Embedded, EmbeddedConfig};
+use crate::files::FileReader;
 use crate::run_args::{ContentType, RunArgs};
 
 /// The exit code after Ctrl-C (128 + SIGINT).
@@ -95,6 +96,8 @@ fn hostname() -> String {
 /// Where the task is in its life, as `berth run` sees it.
 struct Progress {
     launched: Option<TaskInfo>,
+    /// The launch offer's agent address (its `url`), for `/files/read` of remote sandboxes.
+    agent_addr: Option<std::net::SocketAddr>,
     interrupted: bool,
     kill_sent: bool,
     tail: Option<Tail>,
@@ -116,6 +119,7 @@ async fn drive(
     let (scheduler, mut events) = Scheduler::new(config).context("--master")?;
     let mut progress = Progress {
         launched: None,
+        agent_addr: None,
         interrupted: false,
         kill_sent: false,
         tail: None,
@@ -184,7 +188,7 @@ async fn drive(
                             report(&status);
                             let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskLost);
                             if state == TaskState::TaskRunning && progress.tail.is_none() {
-                                progress.tail = find_sandbox(&status, agent_dirs, &scheduler, &progress).map(Tail::start);
+                                progress.tail = find_sandbox(&status, agent_dirs, &scheduler, progress.agent_addr).map(Tail::start);
                                 if let (Some(after), false) = (args.kill_after, kill_armed) {
                                     kill_timer.as_mut().reset(tokio::time::Instant::now() + after);
                                     kill_armed = true;
@@ -192,7 +196,7 @@ async fn drive(
                             }
                             if state.is_terminal() {
                                 if progress.tail.is_none() {
-                                    progress.tail = find_sandbox(&status, agent_dirs, &scheduler, &progress).map(Tail::start);
+                                    progress.tail = find_sandbox(&status, agent_dirs, &scheduler, progress.agent_addr).map(Tail::start);
                                 }
                                 if let Some(tail) = progress.tail.take() {
                                     tail.finish().await;
@@ -268,6 +272,7 @@ async fn handle_offers(
                     .await
                     .context("ACCEPT (launch)")?;
                 progress.launched = Some(task);
+                progress.agent_addr = agent_address(&offer).await;
             }
             Err(e) => {
                 tracing::info!(agent_id = %offer.agent_id.value, reason = %e, "offer does not fit the task");
@@ -324,25 +329,50 @@ pub fn container_exit_status(message: &str) -> Option<i32> {
     digits.parse().ok()
 }
 
+/// Where a task's sandbox can be read.
+#[derive(Debug, Clone)]
+enum Sandbox {
+    /// On this machine.
+    Local(PathBuf),
+    /// On an agent elsewhere, through its `/files/read`.
+    Remote {
+        /// The agent's address.
+        agent: std::net::SocketAddr,
+        /// The sandbox's absolute path on the agent.
+        dir: String,
+    },
+}
+
+/// The agent address an offer's `url` names.
+async fn agent_address(offer: &Offer) -> Option<std::net::SocketAddr> {
+    let addr = &offer.url.as_ref()?.address;
+    let port = u16::try_from(addr.port).ok()?;
+    let host = addr.ip.clone().or_else(|| addr.hostname.clone())?;
+    let found = tokio::net::lookup_host(format!("{host}:{port}")).await.ok()?.next();
+    found
+}
+
 /// The task's host sandbox: from the `docker inspect` data of TASK_RUNNING (its mount at
-/// `/mnt/mesos/sandbox`), else, for the embedded cluster, from the agents' work dirs.
+/// `/mnt/mesos/sandbox`) when that directory is on this machine, else through the agent's
+/// `/files/read`; for the embedded cluster also from the agents' work dirs.
 fn find_sandbox(
     status: &TaskStatus,
     agent_dirs: &[PathBuf],
     scheduler: &Scheduler,
-    _progress: &Progress,
-) -> Option<PathBuf> {
+    agent_addr: Option<std::net::SocketAddr>,
+) -> Option<Sandbox> {
     if let Some(data) = &status.data {
-        if let Ok(serde_json::Value::Array(items)) =
-            serde_json::from_slice::<serde_json::Value>(data)
-        {
+        if let Ok(serde_json::Value::Array(items)) = serde_json::from_slice::<serde_json::Value>(data) {
             for item in items {
                 for m in item["Mounts"].as_array().into_iter().flatten() {
                     if m["Destination"] == "/mnt/mesos/sandbox" {
                         if let Some(src) = m["Source"].as_str() {
                             let p = PathBuf::from(src);
                             if p.is_dir() {
-                                return Some(p);
+                                return Some(Sandbox::Local(p));
+                            }
+                            if let Some(agent) = agent_addr {
+                                return Some(Sandbox::Remote { agent, dir: src.to_string() });
                             }
                         }
                     }
@@ -365,6 +395,7 @@ fn find_sandbox(
                 .join("latest")
         })
         .find(|p| p.is_dir())
+        .map(Sandbox::Local)
 }
 
 /// Copies the sandbox's `stdout`/`stderr` to ours while the task runs.
@@ -374,24 +405,32 @@ struct Tail {
 }
 
 impl Tail {
-    fn start(sandbox: PathBuf) -> Tail {
-        tracing::debug!(sandbox = %sandbox.display(), "streaming the task's output");
+    fn start(sandbox: Sandbox) -> Tail {
+        tracing::debug!(?sandbox, "streaming the task's output");
         let stop = CancellationToken::new();
         let token = stop.clone();
         let handle = tokio::spawn(async move {
-            let mut out = Follower::new(sandbox.join("stdout"));
-            let mut err = Follower::new(sandbox.join("stderr"));
+            let (mut out, mut err) = match &sandbox {
+                Sandbox::Local(dir) => (
+                    Source::Local(Follower::new(dir.join("stdout"))),
+                    Source::Local(Follower::new(dir.join("stderr"))),
+                ),
+                Sandbox::Remote { agent, dir } => (
+                    Source::Remote(FileReader::new(*agent, format!("{dir}/stdout"))),
+                    Source::Remote(FileReader::new(*agent, format!("{dir}/stderr"))),
+                ),
+            };
             loop {
-                out.pump(&mut std::io::stdout());
-                err.pump(&mut std::io::stderr());
+                out.pump(Stream::Stdout).await;
+                err.pump(Stream::Stderr).await;
                 tokio::select! {
                     () = token.cancelled() => break,
                     () = tokio::time::sleep(Duration::from_millis(100)) => {}
                 }
             }
             // The container has exited: whatever is left in the files is the rest of it.
-            out.pump(&mut std::io::stdout());
-            err.pump(&mut std::io::stderr());
+            out.pump(Stream::Stdout).await;
+            err.pump(Stream::Stderr).await;
         });
         Tail { stop, handle }
     }
@@ -402,6 +441,52 @@ impl Tail {
         tokio::time::sleep(Duration::from_millis(150)).await;
         self.stop.cancel();
         let _ = self.handle.await;
+    }
+}
+
+/// One followed file, on this disk or behind an agent's `/files/read`.
+enum Source {
+    Local(Follower),
+    Remote(FileReader),
+}
+
+/// Which of our output streams a sandbox file goes to.
+#[derive(Clone, Copy)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn write(self, bytes: &[u8]) {
+        use std::io::Write as _;
+        match self {
+            Stream::Stdout => {
+                let mut o = std::io::stdout().lock();
+                let _ = o.write_all(bytes);
+                let _ = o.flush();
+            }
+            Stream::Stderr => {
+                let mut e = std::io::stderr().lock();
+                let _ = e.write_all(bytes);
+                let _ = e.flush();
+            }
+        }
+    }
+}
+
+impl Source {
+    async fn pump(&mut self, to: Stream) {
+        match self {
+            Source::Local(f) => f.pump(to),
+            Source::Remote(r) => loop {
+                let chunk = r.next_chunk().await;
+                if chunk.is_empty() {
+                    break;
+                }
+                to.write(&chunk);
+            },
+        }
     }
 }
 
@@ -416,7 +501,7 @@ impl Follower {
         Follower { path, offset: 0 }
     }
 
-    fn pump(&mut self, to: &mut dyn std::io::Write) {
+    fn pump(&mut self, to: Stream) {
         use std::io::{Read as _, Seek as _, SeekFrom};
         let Ok(mut f) = std::fs::File::open(&self.path) else {
             return;
@@ -427,8 +512,7 @@ impl Follower {
         let mut buf = Vec::new();
         if let Ok(n) = f.read_to_end(&mut buf) {
             self.offset += n as u64;
-            let _ = to.write_all(&buf);
-            let _ = to.flush();
+            to.write(&buf);
         }
     }
 }
