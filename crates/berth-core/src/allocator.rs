@@ -252,6 +252,15 @@ pub struct Allocator {
     interner: Interner,
 }
 
+/// Where resources being given back to an agent's free pool are held.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    /// In an outstanding offer.
+    Offered,
+    /// By a task.
+    Used,
+}
+
 impl Allocator {
     /// An allocator with no agents and no frameworks.
     pub fn new(config: AllocatorConfig) -> Self {
@@ -651,29 +660,7 @@ impl Allocator {
         refuse: Option<Duration>,
         now: Time,
     ) -> Result<(), AllocatorError> {
-        let i = *self
-            .agent_index
-            .get(agent_id)
-            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
-        let slot = &mut self.agents[i];
-        if !slot.view.offered.contains(resources) {
-            return Err(AllocatorError::NotOffered {
-                agent_id: agent_id.clone(),
-                resources: resources.clone(),
-            });
-        }
-        slot.view.offered.subtract(resources);
-        slot.view.free.add(resources);
-        if let Some(&key) = self.interner.framework_keys.get(framework_id) {
-            change_agent_alloc(
-                &mut slot.allocations,
-                key,
-                resources,
-                &self.interner.name_ids,
-                -1,
-            );
-        }
-        self.change_alloc(framework_id, resources, -1);
+        self.return_to_free(agent_id, framework_id, resources, Held::Offered)?;
         if let (Some(d), Some(fw)) = (refuse, self.frameworks.get_mut(framework_id)) {
             if !resources.is_empty() {
                 fw.filters.entry(agent_id.clone()).or_default().push((
@@ -717,18 +704,41 @@ impl Allocator {
         framework_id: &FrameworkId,
         resources: &Resources,
     ) -> Result<(), AllocatorError> {
+        self.return_to_free(agent_id, framework_id, resources, Held::Used)
+    }
+
+    /// Moves `resources` of `framework_id` on `agent_id` from `held` back to free, and out of
+    /// the framework's allocation.
+    fn return_to_free(
+        &mut self,
+        agent_id: &AgentId,
+        framework_id: &FrameworkId,
+        resources: &Resources,
+        held: Held,
+    ) -> Result<(), AllocatorError> {
         let i = *self
             .agent_index
             .get(agent_id)
             .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
         let slot = &mut self.agents[i];
-        if !slot.view.used.contains(resources) {
-            return Err(AllocatorError::NotUsed {
-                agent_id: agent_id.clone(),
-                resources: resources.clone(),
+        let bucket = match held {
+            Held::Offered => &mut slot.view.offered,
+            Held::Used => &mut slot.view.used,
+        };
+        if !bucket.contains(resources) {
+            let (agent_id, resources) = (agent_id.clone(), resources.clone());
+            return Err(match held {
+                Held::Offered => AllocatorError::NotOffered {
+                    agent_id,
+                    resources,
+                },
+                Held::Used => AllocatorError::NotUsed {
+                    agent_id,
+                    resources,
+                },
             });
         }
-        slot.view.used.subtract(resources);
+        bucket.subtract(resources);
         slot.view.free.add(resources);
         if let Some(&key) = self.interner.framework_keys.get(framework_id) {
             change_agent_alloc(
