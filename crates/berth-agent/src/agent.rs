@@ -151,7 +151,10 @@ impl<C: Containerizer> Agent<C> {
         };
         let to_master = state.to_master.clone();
         let result = async {
-            let registration = state.recover().await?;
+            // The handlers' futures are boxed: inline, they would make every agent's task
+            // (its state machine holds the largest of them) some 20 KB, which counts when a
+            // process runs thousands of simulated agents.
+            let registration = Box::pin(state.recover()).await?;
             state.send(AgentToMaster::Register(registration));
             while !state.master_gone {
                 let retry_at = state.ledger.next_deadline().map(Instant::from_std);
@@ -170,13 +173,13 @@ impl<C: Containerizer> Agent<C> {
                         }
                     },
                     message = from_master.recv() => match message {
-                        Some(message) => state.handle_master(message).await,
+                        Some(message) => Box::pin(state.handle_master(message)).await,
                         None => {
                             tracing::info!("the master closed the link; agent stopping");
                             break;
                         }
                     },
-                    Some(event) = events_rx.recv() => state.handle_event(event).await,
+                    Some(event) = events_rx.recv() => Box::pin(state.handle_event(event)).await,
                     () = async {
                         match retry_at {
                             Some(at) => tokio::time::sleep_until(at).await,
@@ -201,7 +204,12 @@ impl<C: Containerizer> State<C> {
     /// Reads the checkpoint, matches it with the containers found, cleans up orphans and
     /// returns the registration to send.
     async fn recover(&mut self) -> Result<Registration> {
-        let saved = checkpoint::load(&self.config.work_dir).await?;
+        let saved = if self.config.simulated {
+            // A simulated agent keeps nothing on disk: every start is a new agent.
+            checkpoint::Checkpoint::default()
+        } else {
+            checkpoint::load(&self.config.work_dir).await?
+        };
         let mut reports = Vec::new();
         if let Some(previous) = saved.agent_id.clone() {
             let found = self
@@ -297,7 +305,7 @@ impl<C: Containerizer> State<C> {
             resources: self.config.resources.clone(),
             attributes: self.config.attributes.clone(),
             tasks: reports,
-            simulated: false,
+            simulated: self.config.simulated,
         })
     }
 
@@ -354,6 +362,9 @@ impl<C: Containerizer> State<C> {
     /// Checkpoints every task. A failure is logged, not fatal: the agent keeps serving, but an
     /// operator must look (a restart would lose track of tasks).
     async fn save(&self) {
+        if self.config.simulated {
+            return;
+        }
         let records: Vec<TaskRecord> = self
             .tasks
             .iter()
@@ -412,8 +423,10 @@ impl<C: Containerizer> State<C> {
 
     async fn registered(&mut self, agent_id: AgentId) {
         tracing::info!(%agent_id, "registered with the master");
-        if let Err(err) = checkpoint::save_agent_id(&self.config.work_dir, &agent_id).await {
-            tracing::error!(error = %err, "cannot checkpoint the agent ID");
+        if !self.config.simulated {
+            if let Err(err) = checkpoint::save_agent_id(&self.config.work_dir, &agent_id).await {
+                tracing::error!(error = %err, "cannot checkpoint the agent ID");
+            }
         }
         let previous = self.previous_id.take();
         if let Some(previous) = previous.filter(|p| p != &agent_id) {
@@ -526,6 +539,7 @@ impl<C: Containerizer> State<C> {
                 container_id: entry.container_id.clone(),
             },
             work_dir: self.config.work_dir.clone(),
+            create_sandbox: !self.config.simulated,
             sandbox: entry.sandbox.clone(),
             agent_ip: self.config.ip,
             remove_delay: self.config.docker_remove_delay,
@@ -918,6 +932,66 @@ mod tests {
         let ip = &running.container_status.as_ref().unwrap().network_infos[0].ip_addresses[0];
         assert_eq!(ip.ip_address.as_deref(), Some("10.0.0.7"));
         link.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_simulated_agent_runs_tasks_through_the_ledger_without_touching_disk() {
+        use crate::simulated::{SimulatedConfig, SimulatedContainerizer};
+        let work = tempfile::tempdir().unwrap();
+        let mut config = AgentConfig::simulated("localhost", vec![scalar("cpus", 4.0)]);
+        // Were anything written, it would land here.
+        config.work_dir = work.path().join("sim");
+        let (to_master, mut from_agent) = mpsc::channel(8);
+        let (to_agent, from_master) = mpsc::channel(8);
+        let shutdown = CancellationToken::new();
+        let sim = SimulatedContainerizer::new(SimulatedConfig::default());
+        let agent =
+            tokio::spawn(Agent::new(config, sim).run(to_master, from_master, shutdown.clone()));
+        match from_agent.recv().await {
+            Some(AgentToMaster::Register(reg)) => assert!(reg.simulated),
+            other => panic!("expected Register, got {other:?}"),
+        }
+        to_agent
+            .send(MasterToAgent::Registered {
+                agent_id: AgentId::generated("m-S0"),
+            })
+            .await
+            .unwrap();
+        let framework_id = FrameworkId::generated("m-0000");
+        to_agent
+            .send(MasterToAgent::RunTask {
+                framework_id: framework_id.clone(),
+                framework: FrameworkInfo::default(),
+                task: task("t"),
+            })
+            .await
+            .unwrap();
+        for expected in [
+            TaskState::TaskStarting,
+            TaskState::TaskRunning,
+            TaskState::TaskFinished,
+        ] {
+            let status = match from_agent.recv().await {
+                Some(AgentToMaster::StatusUpdate { status, .. }) => status,
+                other => panic!("expected an update, got {other:?}"),
+            };
+            assert_eq!(status.state, expected as i32);
+            assert_eq!(status.uuid.as_ref().map(Vec::len), Some(16));
+            to_agent
+                .send(MasterToAgent::Acknowledge {
+                    framework_id: framework_id.clone(),
+                    task_id: TaskId::generated("t"),
+                    uuid: status.uuid.clone().unwrap(),
+                })
+                .await
+                .unwrap();
+        }
+        shutdown.cancel();
+        agent.await.unwrap().unwrap();
+        assert!(
+            !work.path().join("sim").exists(),
+            "a simulated agent wrote to disk"
+        );
     }
 
     #[tokio::test]

@@ -64,6 +64,10 @@ pub struct AgentConfig {
     pub channel_capacity: usize,
     /// How many trailing lines of `stderr` a TASK_FAILED message quotes (0: none).
     pub stderr_tail_lines: usize,
+    /// A simulated agent (see [`crate::simulated`]): it registers with `simulated: true` and
+    /// writes nothing to disk, neither sandboxes nor checkpoints, so thousands fit in one
+    /// process. Nothing survives its restart.
+    pub simulated: bool,
 }
 
 /// Why a resource text is refused.
@@ -97,6 +101,32 @@ impl AgentConfig {
             container_labels: BTreeMap::new(),
             channel_capacity: 256,
             stderr_tail_lines: 5,
+            simulated: false,
+        }
+    }
+
+    /// A configuration for a simulated agent: no disk (no sandboxes, no checkpoints, nothing
+    /// detected from the machine), the given resources, containers removed as soon as they
+    /// exit (the simulated containerizer keeps nothing), no stderr quoting.
+    pub fn simulated(hostname: impl Into<String>, resources: Vec<Resource>) -> Self {
+        AgentConfig {
+            work_dir: PathBuf::new(),
+            hostname: hostname.into(),
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 5051,
+            resources,
+            attributes: Vec::new(),
+            sandbox_directory: DEFAULT_SANDBOX_DIRECTORY.to_owned(),
+            executor_shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            docker_remove_delay: Duration::ZERO,
+            docker_stop_timeout: Duration::ZERO,
+            pull_timeout: Duration::from_secs(600),
+            docker_call_timeout: Duration::from_secs(30),
+            kill_orphans: false,
+            container_labels: BTreeMap::new(),
+            channel_capacity: 64,
+            stderr_tail_lines: 0,
+            simulated: true,
         }
     }
 

@@ -10,11 +10,14 @@
 //!   the agent and reporting to it by message.
 //! * [`containerizer`]: the [`Containerizer`] trait the agent drives, and its types.
 //! * [`docker`]: [`DockerContainerizer`], the trait on a Docker engine through bollard.
+//! * [`simulated`]: [`SimulatedContainerizer`], the trait without containers (tasks that
+//!   last a set time and fail at a set rate), for scale tests and benchmarks.
 //! * [`run_options`]: pure mapping of a `TaskInfo` to the Engine API's container config
 //!   (Mesos's `docker run` flags), with Mesos's error texts.
 //! * [`sandbox`]: sandbox directories and the `runs/latest` link.
 //! * [`checkpoint`]: what survives a restart (agent ID, task records, pending updates).
-//! * [`config`]: [`AgentConfig`] and Mesos's default resources.
+//! * [`config`]: [`AgentConfig`] (also [`AgentConfig::simulated`]: no disk at all) and
+//!   Mesos's default resources.
 //!
 //! # Use
 //!
@@ -42,12 +45,14 @@ pub mod containerizer;
 pub mod docker;
 pub mod run_options;
 pub mod sandbox;
+pub mod simulated;
 pub mod worker;
 
 pub use agent::{Agent, Error, Result};
 pub use config::AgentConfig;
 pub use containerizer::{Containerizer, ContainerizerError};
 pub use docker::{DockerConfig, DockerContainerizer};
+pub use simulated::{SimulatedConfig, SimulatedContainerizer};
 
 impl DockerConfig {
     /// The Docker settings an [`AgentConfig`] implies.

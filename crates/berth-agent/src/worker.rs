@@ -85,6 +85,9 @@ pub struct Worker<C> {
     pub container: ContainerRef,
     /// The agent's work dir.
     pub work_dir: PathBuf,
+    /// Whether to create the sandbox on disk (false for simulated agents, which write
+    /// nothing; the containerizer is then given the sandbox path without it existing).
+    pub create_sandbox: bool,
     /// The run directory.
     pub sandbox: PathBuf,
     /// The agent's IP, for updates without a container address.
@@ -215,14 +218,18 @@ impl<C: Containerizer> Worker<C> {
     }
 
     async fn launch(&mut self) {
-        let mount = match sandbox::create(
-            &self.work_dir,
-            &self.container.agent_id,
-            &self.sandbox,
-            &self.container.container_id,
-        )
-        .await
-        {
+        let created = if self.create_sandbox {
+            sandbox::create(
+                &self.work_dir,
+                &self.container.agent_id,
+                &self.sandbox,
+                &self.container.container_id,
+            )
+            .await
+        } else {
+            Ok(self.sandbox.clone())
+        };
+        let mount = match created {
             Ok(mount) => mount,
             Err(err) => {
                 let message = format!(

@@ -2,6 +2,11 @@
 //! message channels. `berth cluster` serves it as a daemon; `berth run` without `--master`
 //! starts one in its own process and talks to it over HTTP on 127.0.0.1, exactly as it would to
 //! a remote master.
+//!
+//! Simulated agents ([`EmbeddedConfig::simulated_agents`]) join the same master through the
+//! same channels: ordinary [`Agent`]s with a [`SimulatedContainerizer`], which runs nothing and
+//! writes nothing to disk. They may be mixed with Docker agents, and Docker is not contacted
+//! when there are only simulated ones.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -9,7 +14,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use berth_agent::{Agent, AgentConfig, DockerConfig, DockerContainerizer};
+use berth_agent::{
+    Agent, AgentConfig, DockerConfig, DockerContainerizer, SimulatedConfig, SimulatedContainerizer,
+};
 use berth_master::{Master, MasterConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -36,7 +43,17 @@ pub struct EmbeddedConfig {
     pub docker_remove_delay: Duration,
     /// Extra labels on every container (tests mark their runs).
     pub container_labels: BTreeMap<String, String>,
+    /// Number of simulated agents (no containers, no disk), besides the Docker agents.
+    pub simulated_agents: u32,
+    /// What the simulated agents' tasks do (duration, failure rate).
+    pub simulated: SimulatedConfig,
+    /// Each simulated agent's resources (Mesos text); `None` uses
+    /// [`DEFAULT_SIMULATED_RESOURCES`].
+    pub simulated_resources: Option<String>,
 }
+
+/// A simulated agent's resources unless told otherwise: a typical 8-core machine.
+pub const DEFAULT_SIMULATED_RESOURCES: &str = "cpus:8;mem:16384;disk:100000;ports:[31000-32000]";
 
 impl EmbeddedConfig {
     /// Defaults: one agent, Mesos's intervals, containers removed after 6 hours.
@@ -51,6 +68,9 @@ impl EmbeddedConfig {
             allocation_interval: Duration::from_secs(1),
             docker_remove_delay: Duration::from_secs(6 * 3600),
             container_labels: BTreeMap::new(),
+            simulated_agents: 0,
+            simulated: SimulatedConfig::default(),
+            simulated_resources: None,
         }
     }
 }
@@ -59,14 +79,17 @@ impl EmbeddedConfig {
 pub struct Embedded {
     /// The master's address.
     pub addr: SocketAddr,
-    /// The agents' work dirs, in order.
+    /// The Docker agents' work dirs, in order (simulated agents have none).
     pub agent_work_dirs: Vec<PathBuf>,
+    /// The master's handle (its `/state` without HTTP, more agents).
+    pub master: berth_master::MasterHandle,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl Embedded {
-    /// Opens the master, connects to Docker, starts the agents and the HTTP server.
+    /// Opens the master, connects to Docker (when there are Docker agents), starts the agents
+    /// (Docker ones first, then simulated ones) and the HTTP server.
     pub async fn start(cfg: EmbeddedConfig) -> anyhow::Result<Embedded> {
         let mut mc = MasterConfig::new(cfg.work_dir.join("master"));
         mc.listen = cfg.listen;
@@ -87,6 +110,7 @@ impl Embedded {
             .unwrap_or_else(|| addr.ip().to_string());
         let mut agent_work_dirs = Vec::new();
         let mut agents = Vec::new();
+        let mut file_servers = Vec::new();
         for i in 0..cfg.agents {
             let dir = cfg.work_dir.join("agents").join(i.to_string());
             let mut ac = AgentConfig::new(&dir, hostname.clone());
@@ -94,7 +118,13 @@ impl Embedded {
                 ac = ac.with_resources_text(text).context("--resources")?;
             }
             ac.ip = addr.ip();
-            ac.port = 5051u16.saturating_add(u16::try_from(i).unwrap_or(u16::MAX));
+            // The agent's address in offers serves its sandboxes (`/files/read`), as a Mesos
+            // agent's does; an ephemeral port lets several clusters share a machine.
+            let files = tokio::net::TcpListener::bind((addr.ip(), 0))
+                .await
+                .context("binding the agent's /files endpoint")?;
+            ac.port = files.local_addr().context("agent /files address")?.port();
+            file_servers.push((files, dir.clone()));
             ac.docker_remove_delay = cfg.docker_remove_delay;
             ac.container_labels = cfg.container_labels.clone();
             let containerizer = DockerContainerizer::connect(DockerConfig::from_agent(&ac))
@@ -105,6 +135,24 @@ impl Embedded {
             agent_work_dirs.push(dir);
             agents.push(Agent::new(ac, containerizer));
         }
+        let simulated_text = cfg
+            .simulated_resources
+            .as_deref()
+            .unwrap_or(DEFAULT_SIMULATED_RESOURCES);
+        let simulated_resources =
+            mesos_proto::resource::parse(simulated_text).context("--simulated-resources")?;
+        let mut simulated = Vec::new();
+        for i in 0..cfg.simulated_agents {
+            let mut ac = AgentConfig::simulated(hostname.clone(), simulated_resources.clone());
+            ac.ip = addr.ip();
+            // Ports only label agents in offers; they follow the Docker agents' ones.
+            let index = u16::try_from(cfg.agents.saturating_add(i)).unwrap_or(u16::MAX);
+            ac.port = 5051u16.saturating_add(index);
+            // Seeds differ per agent, so failures do not strike every agent in lockstep.
+            let mut behaviour = cfg.simulated.clone();
+            behaviour.seed = behaviour.seed.wrapping_add(u64::from(i));
+            simulated.push(Agent::new(ac, SimulatedContainerizer::new(behaviour)));
+        }
 
         let master_shutdown = shutdown.clone();
         tracker.spawn(async move {
@@ -113,24 +161,21 @@ impl Embedded {
                 master_shutdown.cancel();
             }
         });
+        for (listener, dir) in file_servers {
+            tracker.spawn(crate::files::serve(listener, dir, shutdown.clone()));
+        }
         for agent in agents {
-            let (to_agent, from_master) = mpsc::channel(256);
-            let (to_master, from_agent) = mpsc::channel(256);
-            handle
-                .attach_agent(to_agent, from_agent)
-                .await
-                .map_err(|_| anyhow::anyhow!("the master stopped while starting"))?;
-            let agent_shutdown = shutdown.child_token();
-            tracker.spawn(async move {
-                if let Err(e) = agent.run(to_master, from_master, agent_shutdown).await {
-                    tracing::error!(error = %e, "agent stopped");
-                }
-            });
+            attach(&handle, &tracker, &shutdown, agent, 256).await?;
+        }
+        for agent in simulated {
+            // Small links: a simulated agent's traffic is a few updates per task.
+            attach(&handle, &tracker, &shutdown, agent, 64).await?;
         }
         tracker.close();
         Ok(Embedded {
             addr,
             agent_work_dirs,
+            master: handle,
             shutdown,
             tracker,
         })
@@ -157,4 +202,27 @@ impl Embedded {
         self.shutdown.cancelled().await;
         self.tracker.wait().await;
     }
+}
+
+/// Links an agent to the master with a pair of channels and runs it on the tracker.
+async fn attach<C: berth_agent::Containerizer>(
+    handle: &berth_master::MasterHandle,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+    agent: Agent<C>,
+    capacity: usize,
+) -> anyhow::Result<()> {
+    let (to_agent, from_master) = mpsc::channel(capacity);
+    let (to_master, from_agent) = mpsc::channel(capacity);
+    handle
+        .attach_agent(to_agent, from_agent)
+        .await
+        .map_err(|_| anyhow::anyhow!("the master stopped while starting"))?;
+    let agent_shutdown = shutdown.child_token();
+    tracker.spawn(async move {
+        if let Err(e) = agent.run(to_master, from_master, agent_shutdown).await {
+            tracing::error!(error = %e, "agent stopped");
+        }
+    });
+    Ok(())
 }

@@ -121,7 +121,9 @@ fn percent_encode(s: &str) -> String {
 
 /// The file `path` names, if it exists and lies under `root` (else: 404).
 fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
-    std::fs::canonicalize(path).ok().filter(|p| p.starts_with(root))
+    std::fs::canonicalize(path)
+        .ok()
+        .filter(|p| p.starts_with(root))
 }
 
 fn not_found() -> Response<Full<Bytes>> {
@@ -135,31 +137,51 @@ fn handle(root: &Path, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     let q = query(req);
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let Some(path) = get("path") else {
-        return text(StatusCode::BAD_REQUEST, "Expecting 'path=value' in query.\n");
+        return text(
+            StatusCode::BAD_REQUEST,
+            "Expecting 'path=value' in query.\n",
+        );
     };
     match req.uri().path() {
         "/files/read" | "/files/read.json" => {
             let offset = match get("offset").map(|o| o.parse::<i64>()) {
                 None => -1,
                 Some(Ok(o)) => o,
-                Some(Err(e)) => return text(StatusCode::BAD_REQUEST, &format!("Failed to parse offset: {e}.\n")),
+                Some(Err(e)) => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!("Failed to parse offset: {e}.\n"),
+                    )
+                }
             };
             let length = match get("length").map(|l| l.parse::<i64>()) {
                 None => -1,
                 Some(Ok(l)) => l,
-                Some(Err(e)) => return text(StatusCode::BAD_REQUEST, &format!("Failed to parse length: {e}.\n")),
+                Some(Err(e)) => {
+                    return text(
+                        StatusCode::BAD_REQUEST,
+                        &format!("Failed to parse length: {e}.\n"),
+                    )
+                }
             };
             if offset < -1 {
-                return text(StatusCode::BAD_REQUEST, &format!("Negative offset provided: {offset}.\n"));
+                return text(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Negative offset provided: {offset}.\n"),
+                );
             }
-            let Some(file) = resolve(root, &path) else { return not_found() };
+            let Some(file) = resolve(root, &path) else {
+                return not_found();
+            };
             if file.is_dir() {
                 return text(StatusCode::BAD_REQUEST, "Cannot read a directory.\n");
             }
             read_chunk(&file, offset, length)
         }
         "/files/browse" | "/files/browse.json" => {
-            let Some(dir) = resolve(root, &path) else { return not_found() };
+            let Some(dir) = resolve(root, &path) else {
+                return not_found();
+            };
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 return text(StatusCode::NOT_FOUND, "File not found");
             };
@@ -197,7 +219,10 @@ fn read_chunk(file: &Path, offset: i64, length: i64) -> Response<Full<Bytes>> {
         return json_response(&json!({"data": "", "offset": size}));
     };
     let start = offset.min(size);
-    let want = u64::try_from(length).unwrap_or(MAX_READ).min(MAX_READ).min(size - start);
+    let want = u64::try_from(length)
+        .unwrap_or(MAX_READ)
+        .min(MAX_READ)
+        .min(size - start);
     let mut buf = Vec::new();
     if f.seek(SeekFrom::Start(start)).is_ok() {
         let _ = f.take(want).read_to_end(&mut buf);
@@ -219,9 +244,15 @@ pub struct FileReader {
 impl FileReader {
     /// Reads `path` (an absolute sandbox path on the agent) from the agent at `agent`.
     pub fn new(agent: SocketAddr, path: String) -> Self {
-        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-            .build_http();
-        FileReader { agent, path, offset: 0, client }
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        FileReader {
+            agent,
+            path,
+            offset: 0,
+            client,
+        }
     }
 
     /// Whatever was appended since the last call (empty when nothing new or on error).
@@ -232,15 +263,20 @@ impl FileReader {
             percent_encode(&self.path),
             self.offset
         );
-        let Ok(uri) = uri.parse::<hyper::Uri>() else { return Vec::new() };
+        let Ok(uri) = uri.parse::<hyper::Uri>() else {
+            return Vec::new();
+        };
         let fut = self.client.get(uri);
-        let Ok(Ok(resp)) = tokio::time::timeout(std::time::Duration::from_secs(5), fut).await else {
+        let Ok(Ok(resp)) = tokio::time::timeout(std::time::Duration::from_secs(5), fut).await
+        else {
             return Vec::new();
         };
         if !resp.status().is_success() {
             return Vec::new();
         }
-        let Ok(body) = resp.into_body().collect().await else { return Vec::new() };
+        let Ok(body) = resp.into_body().collect().await else {
+            return Vec::new();
+        };
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body.to_bytes()) else {
             return Vec::new();
         };

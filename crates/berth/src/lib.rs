@@ -1,5 +1,5 @@
-//! The `berth` binary's library half: everything `berth run` and `berth cluster` do,
-//! so, so that integration tests can embed a cluster in-process.
+//! The `berth` binary's library half: everything `berth run`, `berth cluster` and `berth bench`
+//! do, so that integration tests can embed a cluster in-process.
 //!
 //! # Layout
 //!
@@ -9,7 +9,10 @@
 //!   `berth run`.
 //! * [`embedded`]: the master + agents wiring shared by both commands.
 //! * [`logging`]: text or seed-style JSON log lines.
+//! * [`bench`]: `berth bench`, the performance figures (launch overhead against Docker, burst
+//!   throughput, the control plane with simulated agents, allocation, event decoding).
 
+pub mod bench;
 pub mod cluster_args;
 pub mod embedded;
 pub mod files;

@@ -2,7 +2,7 @@
 //! cluster by default, or on any Mesos master with `--master`); `berth cluster` serves the
 //! embedded master and its Docker agents as a daemon.
 
-use berth::{cluster_args, embedded, logging, run, run_args};
+use berth::{bench, cluster_args, embedded, logging, run, run_args};
 
 use std::process::ExitCode;
 
@@ -28,6 +28,9 @@ enum Command {
     Run(Box<run_args::RunArgs>),
     /// Serve the embedded master and its Docker agents.
     Cluster(cluster_args::ClusterArgs),
+    /// Measure launch overhead against Docker, the control plane at scale, allocation and
+    /// event decoding; print each figure with its setup and target.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,29 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Bench(args) => {
+            if let Err(e) = args.validate() {
+                eprintln!("berth bench: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+            // Per-task logs would swamp the figures: warnings only, unless RUST_LOG says more.
+            logging::init_with_default(run_args::LogFormat::Text, "warn");
+            let outcomes = runtime.block_on(bench::run(&args));
+            if args.json {
+                let doc = bench::to_json(&outcomes);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
+                );
+            } else {
+                print!("{}", bench::table(&outcomes));
+            }
+            if outcomes.iter().any(|o| o.error.is_some()) {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Command::Cluster(args) => {
             if let Err(e) = args.validate() {
                 eprintln!("berth cluster: {e}");
@@ -97,10 +123,14 @@ async fn cluster(args: cluster_args::ClusterArgs) -> anyhow::Result<()> {
     cfg.allocation_interval = args.allocation_interval;
     cfg.docker_remove_delay = args.docker_remove_delay;
     cfg.container_labels = run_args::parse_labels("--container-label", &args.container_label)?;
+    cfg.simulated_agents = args.simulated_agents;
+    cfg.simulated = args.simulated_config();
+    cfg.simulated_resources = args.simulated_resources.clone();
     let cluster = embedded::Embedded::start(cfg).await?;
     tracing::info!(
         master = %cluster.url(),
         agents = args.agents,
+        simulated_agents = args.simulated_agents,
         work_dir = %args.work_dir.display(),
         "berth cluster serving the Mesos v1 scheduler API at {}/api/v1/scheduler",
         cluster.url()

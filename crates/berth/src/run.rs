@@ -348,7 +348,10 @@ async fn agent_address(offer: &Offer) -> Option<std::net::SocketAddr> {
     let addr = &offer.url.as_ref()?.address;
     let port = u16::try_from(addr.port).ok()?;
     let host = addr.ip.clone().or_else(|| addr.hostname.clone())?;
-    let found = tokio::net::lookup_host(format!("{host}:{port}")).await.ok()?.next();
+    let found = tokio::net::lookup_host(format!("{host}:{port}"))
+        .await
+        .ok()?
+        .next();
     found
 }
 
@@ -362,7 +365,9 @@ fn find_sandbox(
     agent_addr: Option<std::net::SocketAddr>,
 ) -> Option<Sandbox> {
     if let Some(data) = &status.data {
-        if let Ok(serde_json::Value::Array(items)) = serde_json::from_slice::<serde_json::Value>(data) {
+        if let Ok(serde_json::Value::Array(items)) =
+            serde_json::from_slice::<serde_json::Value>(data)
+        {
             for item in items {
                 for m in item["Mounts"].as_array().into_iter().flatten() {
                     if m["Destination"] == "/mnt/mesos/sandbox" {
@@ -372,7 +377,10 @@ fn find_sandbox(
                                 return Some(Sandbox::Local(p));
                             }
                             if let Some(agent) = agent_addr {
-                                return Some(Sandbox::Remote { agent, dir: src.to_string() });
+                                return Some(Sandbox::Remote {
+                                    agent,
+                                    dir: src.to_string(),
+                                });
                             }
                         }
                     }
