@@ -229,6 +229,12 @@ async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
+                // Events are small writes on a long-lived response: without TCP_NODELAY, Nagle
+                // holds each one back until the previous is acknowledged (up to the peer's
+                // delayed-ACK timer), adding tens of milliseconds per event.
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, error = %e, "TCP_NODELAY");
+                }
                 let svc = hyper_util::service::TowerToHyperService::new(app.clone());
                 let conn = hyper::server::conn::http1::Builder::new()
                     .title_case_headers(true)

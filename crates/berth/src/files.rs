@@ -33,6 +33,7 @@ pub async fn serve(listener: TcpListener, root: PathBuf, shutdown: CancellationT
             a = listener.accept() => a,
         };
         let Ok((stream, _)) = accepted else { continue };
+        let _ = stream.set_nodelay(true);
         let root = root.clone();
         let conn_shutdown = shutdown.clone();
         tokio::spawn(async move {
