@@ -353,7 +353,7 @@ impl<C: Containerizer> State<C> {
         for out in outgoing {
             self.send(AgentToMaster::StatusUpdate {
                 framework_id: out.framework_id,
-                status: out.status,
+                status: Box::new(out.status),
                 latest_state: out.latest_state,
             });
         }
@@ -399,7 +399,7 @@ impl<C: Containerizer> State<C> {
                 framework_id,
                 framework,
                 task,
-            } => self.run_task(framework_id, framework, task).await,
+            } => self.run_task(framework_id, *framework, *task).await,
             MasterToAgent::KillTask {
                 framework_id,
                 task_id,
@@ -851,7 +851,7 @@ mod tests {
 
         async fn update(&mut self) -> TaskStatus {
             match self.from_agent.recv().await {
-                Some(AgentToMaster::StatusUpdate { status, .. }) => status,
+                Some(AgentToMaster::StatusUpdate { status, .. }) => *status,
                 other => panic!("expected an update, got {other:?}"),
             }
         }
@@ -903,8 +903,8 @@ mod tests {
         let mut link = Link::start(work.path()).await;
         link.send(MasterToAgent::RunTask {
             framework_id: link.framework_id.clone(),
-            framework: FrameworkInfo::default(),
-            task: task("t"),
+            framework: Box::default(),
+            task: Box::new(task("t")),
         })
         .await;
         let first = link.update().await;
@@ -961,8 +961,8 @@ mod tests {
         to_agent
             .send(MasterToAgent::RunTask {
                 framework_id: framework_id.clone(),
-                framework: FrameworkInfo::default(),
-                task: task("t"),
+                framework: Box::default(),
+                task: Box::new(task("t")),
             })
             .await
             .unwrap();
@@ -972,7 +972,7 @@ mod tests {
             TaskState::TaskFinished,
         ] {
             let status = match from_agent.recv().await {
-                Some(AgentToMaster::StatusUpdate { status, .. }) => status,
+                Some(AgentToMaster::StatusUpdate { status, .. }) => *status,
                 other => panic!("expected an update, got {other:?}"),
             };
             assert_eq!(status.state, expected as i32);
@@ -1000,15 +1000,15 @@ mod tests {
         let mut link = Link::start(work.path()).await;
         link.send(MasterToAgent::RunTask {
             framework_id: link.framework_id.clone(),
-            framework: FrameworkInfo::default(),
-            task: task("t"),
+            framework: Box::default(),
+            task: Box::new(task("t")),
         })
         .await;
         // A duplicate launch is ignored.
         link.send(MasterToAgent::RunTask {
             framework_id: link.framework_id.clone(),
-            framework: FrameworkInfo::default(),
-            task: task("t"),
+            framework: Box::default(),
+            task: Box::new(task("t")),
         })
         .await;
         for expected in [TaskState::TaskStarting, TaskState::TaskRunning] {

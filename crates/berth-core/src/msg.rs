@@ -32,7 +32,8 @@ pub enum AgentToMaster {
         framework_id: FrameworkId,
         /// The update, complete: `task_id`, `state`, `source`, `agent_id`, `executor_id`,
         /// `timestamp`, `uuid`, `container_status`, and `message`/`reason` where relevant.
-        status: TaskStatus,
+        /// Boxed to keep channel slots small.
+        status: Box<TaskStatus>,
         /// The newest state the agent knows for the task, which may be ahead of `status` when
         /// updates are queued behind an unacknowledged one (Mesos's `latest_state`).
         latest_state: TaskState,
@@ -76,7 +77,6 @@ pub struct TaskReport {
 }
 
 /// What the master tells an agent.
-#[allow(clippy::large_enum_variant)] // RunTask carries a TaskInfo by design.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MasterToAgent {
     /// Registration accepted, under this ID (the previous one when the agent had one).
@@ -89,10 +89,11 @@ pub enum MasterToAgent {
         /// The framework's ID.
         framework_id: FrameworkId,
         /// The framework's info (the agent needs `capabilities`, e.g. TASK_KILLING_STATE, and
-        /// `role` for `MESOS_ALLOCATION_ROLE`).
-        framework: FrameworkInfo,
+        /// `role` for `MESOS_ALLOCATION_ROLE`). Boxed, like `task`: channel slots are sized by
+        /// the largest variant, and every agent link holds blocks of them.
+        framework: Box<FrameworkInfo>,
         /// The task, with `agent_id` equal to this agent's.
-        task: TaskInfo,
+        task: Box<TaskInfo>,
     },
     /// Kill a task (re-sent on every KILL call; a new one replaces a pending stop).
     KillTask {

@@ -1568,8 +1568,8 @@ impl MasterActor {
             agent_id,
             MasterToAgent::RunTask {
                 framework_id: fid.clone(),
-                framework,
-                task: t,
+                framework: Box::new(framework),
+                task: Box::new(t),
             },
         );
     }
@@ -1887,7 +1887,7 @@ impl MasterActor {
                     warn!(link, "status update before registration dropped");
                     return;
                 };
-                self.status_update(&agent_id, &framework_id, status, latest_state);
+                self.status_update(&agent_id, &framework_id, *status, latest_state);
             }
             AgentToMaster::Unregister { agent_id } => {
                 info!(agent_id = %agent_id, "agent unregistered");

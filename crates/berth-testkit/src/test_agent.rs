@@ -375,13 +375,13 @@ impl AgentLoop {
                 .unwrap_or(TaskState::TaskUnknown);
             out.push(AgentToMaster::StatusUpdate {
                 framework_id: s.framework_id.clone(),
-                status: head.clone(),
+                status: Box::new(head.clone()),
                 latest_state: latest,
             });
         }
         for msg in out {
             if let AgentToMaster::StatusUpdate { status, .. } = &msg {
-                self.lock().sent.push(status.clone());
+                self.lock().sent.push((**status).clone());
             }
             if self.to_master.send(msg).await.is_err() {
                 return;
@@ -419,7 +419,7 @@ impl AgentLoop {
                 self.tasks.insert(
                     (framework_id.clone(), tid.clone()),
                     AgentTask {
-                        info: task,
+                        info: *task,
                         state: TaskState::TaskStaging,
                         killing_capable,
                         container_id: uuid::Uuid::new_v4().to_string(),

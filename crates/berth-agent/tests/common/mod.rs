@@ -151,7 +151,7 @@ impl Harness {
     /// The next status update (any task).
     pub async fn next_update(&mut self) -> TaskStatus {
         match self.recv().await {
-            AgentToMaster::StatusUpdate { status, .. } => status,
+            AgentToMaster::StatusUpdate { status, .. } => *status,
             other => panic!("expected a status update, got {other:?}"),
         }
     }
@@ -219,8 +219,8 @@ impl Harness {
     pub async fn launch(&self, task: TaskInfo) {
         self.send(MasterToAgent::RunTask {
             framework_id: self.framework_id.clone(),
-            framework: self.framework.clone(),
-            task,
+            framework: Box::new(self.framework.clone()),
+            task: Box::new(task),
         })
         .await;
     }
