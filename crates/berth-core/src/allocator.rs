@@ -262,6 +262,14 @@ enum Held {
 }
 
 impl Allocator {
+    /// Where `agent_id` is in `agents`.
+    fn slot_index(&self, agent_id: &AgentId) -> Result<usize, AllocatorError> {
+        self.agent_index
+            .get(agent_id)
+            .copied()
+            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))
+    }
+
     /// An allocator with no agents and no frameworks.
     pub fn new(config: AllocatorConfig) -> Self {
         Allocator {
@@ -681,10 +689,7 @@ impl Allocator {
         agent_id: &AgentId,
         resources: &Resources,
     ) -> Result<(), AllocatorError> {
-        let i = *self
-            .agent_index
-            .get(agent_id)
-            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
+        let i = self.slot_index(agent_id)?;
         let slot = &mut self.agents[i];
         if !slot.view.offered.contains(resources) {
             return Err(AllocatorError::NotOffered {
@@ -716,10 +721,7 @@ impl Allocator {
         resources: &Resources,
         held: Held,
     ) -> Result<(), AllocatorError> {
-        let i = *self
-            .agent_index
-            .get(agent_id)
-            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
+        let i = self.slot_index(agent_id)?;
         let slot = &mut self.agents[i];
         let bucket = match held {
             Held::Offered => &mut slot.view.offered,
@@ -762,10 +764,7 @@ impl Allocator {
         resources: &Resources,
     ) -> Result<(), AllocatorError> {
         let key = self.interner.framework(framework_id);
-        let i = *self
-            .agent_index
-            .get(agent_id)
-            .ok_or_else(|| AllocatorError::UnknownAgent(agent_id.clone()))?;
+        let i = self.slot_index(agent_id)?;
         let slot = &mut self.agents[i];
         if !slot.view.free.contains(resources) {
             return Err(AllocatorError::NotFree {
