@@ -540,6 +540,7 @@ impl<C: Containerizer> State<C> {
             },
             work_dir: self.config.work_dir.clone(),
             create_sandbox: !self.config.simulated,
+            fetch_timeout: self.config.pull_timeout,
             sandbox: entry.sandbox.clone(),
             agent_ip: self.config.ip,
             remove_delay: self.config.docker_remove_delay,

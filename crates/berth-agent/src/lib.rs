@@ -9,6 +9,7 @@
 //! * [`worker`]: one task's life (launch, wait, kill, terminal update, removal), spawned by
 //!   the agent and reporting to it by message.
 //! * [`containerizer`]: the [`Containerizer`] trait the agent drives, and its types.
+//! * [`fetcher`]: the FETCHING phase: `CommandInfo.uris` into the sandbox.
 //! * [`docker`]: [`DockerContainerizer`], the trait on a Docker engine through bollard.
 //! * [`simulated`]: [`SimulatedContainerizer`], the trait without containers (tasks that
 //!   last a set time and fail at a set rate), for scale tests and benchmarks.
@@ -43,6 +44,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod containerizer;
 pub mod docker;
+pub mod fetcher;
 pub mod run_options;
 pub mod sandbox;
 pub mod simulated;

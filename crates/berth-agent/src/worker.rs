@@ -85,6 +85,8 @@ pub struct Worker<C> {
     pub container: ContainerRef,
     /// The agent's work dir.
     pub work_dir: PathBuf,
+    /// How long fetching all of the task's URIs may take.
+    pub fetch_timeout: Duration,
     /// Whether to create the sandbox on disk (false for simulated agents, which write
     /// nothing; the containerizer is then given the sandbox path without it existing).
     pub create_sandbox: bool,
@@ -253,14 +255,36 @@ impl<C: Containerizer> Worker<C> {
             sandbox_mount: mount,
         };
 
-        let uris = self.task.command.as_ref().map_or(0, |c| c.uris.len());
-        if uris > 0 {
-            // Mesos's FETCHING phase is not implemented: say so where an operator looks.
-            tracing::warn!(
-                task_id = %self.task.task_id.value,
-                uris,
-                "CommandInfo.uris are not fetched by berth; the sandbox will not hold them"
-            );
+        // Mesos's FETCHING phase: the task's URIs into the sandbox (real sandboxes only;
+        // simulated agents write nothing).
+        let uris = self
+            .task
+            .command
+            .as_ref()
+            .map(|c| c.uris.clone())
+            .unwrap_or_default();
+        if self.create_sandbox && !uris.is_empty() {
+            let fetched = tokio::select! {
+                r = crate::fetcher::fetch_all(&uris, &self.sandbox, self.fetch_timeout) => r,
+                Some(_) = self.kills.recv() => {
+                    self.fail_launch(
+                        TaskState::TaskKilled,
+                        Reason::TaskKilledDuringLaunch,
+                        "Killed before delivery to the executor".to_owned(),
+                    )
+                    .await;
+                    return;
+                }
+            };
+            if let Err(err) = fetched {
+                self.fail_launch(
+                    TaskState::TaskFailed,
+                    Reason::ContainerLaunchFailed,
+                    format!("Failed to launch container: {err}"),
+                )
+                .await;
+                return;
+            }
         }
 
         // Mesos's PULLING phase: the task has not reached an executor yet.

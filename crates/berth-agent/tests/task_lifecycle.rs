@@ -497,3 +497,84 @@ async fn a_task_past_its_max_completion_time_is_stopped_and_failed() {
         Some("Container exited with status 137")
     );
 }
+
+/// A one-shot HTTP server answering every request with `body`, on 127.0.0.1.
+async fn serve_once(body: &'static str) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let addr = listener.local_addr().expect("its address");
+    tokio::spawn(async move {
+        if let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = [0u8; 2048];
+            let _ = s.read(&mut buf).await;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = s.write_all(reply.as_bytes()).await;
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_uris_are_fetched_into_the_sandbox_before_the_container_starts() {
+    ensure_test_image().await;
+    let guard = ContainerGuard::new();
+    let work = tempfile::tempdir().unwrap();
+    let mut agent = Harness::start(Options::new(work.path()), &guard).await;
+    let addr = serve_once("#!/bin/sh\necho fetched script ran\n").await;
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("conf.txt"), "from a file URI\n").unwrap();
+
+    let mut task = shell_task(
+        "fetch",
+        &agent.agent_id,
+        "$MESOS_SANDBOX/run.sh && cat $MESOS_SANDBOX/conf.txt",
+    );
+    let command = task.command.as_mut().unwrap();
+    command.uris = vec![
+        mesos_proto::v1::command_info::Uri {
+            value: format!("http://{addr}/scripts/tool"),
+            output_file: Some("run.sh".into()),
+            executable: Some(true),
+            ..Default::default()
+        },
+        mesos_proto::v1::command_info::Uri {
+            value: format!("file://{}/conf.txt", local.path().display()),
+            ..Default::default()
+        },
+    ];
+    agent.launch(task).await;
+    let statuses = agent.run_to_end("fetch").await;
+    let last = statuses.last().unwrap();
+    assert_eq!(state(last), TaskState::TaskFinished, "{statuses:?}");
+    let sandbox = sandbox(&agent, "fetch", last);
+    assert_eq!(
+        std::fs::read_to_string(sandbox.join("stdout")).unwrap(),
+        "fetched script ran\nfrom a file URI\n"
+    );
+
+    // A URI that cannot be fetched fails the launch, naming it, before any container exists.
+    let mut bad = shell_task("unfetchable", &agent.agent_id, "true");
+    bad.command.as_mut().unwrap().uris = vec![mesos_proto::v1::command_info::Uri {
+        value: "hdfs://namenode/x.tgz".into(),
+        ..Default::default()
+    }];
+    agent.launch(bad).await;
+    let failed = agent.run_to_end("unfetchable").await;
+    assert_eq!(states(&failed), [TaskState::TaskFailed]);
+    assert_eq!(
+        failed[0].message.as_deref(),
+        Some(
+            "Failed to launch container: Failed to fetch 'hdfs://namenode/x.tgz': unsupported \
+             scheme 'hdfs' (berth fetches http://, file:// and absolute paths)"
+        )
+    );
+    assert_eq!(
+        failed[0].reason,
+        Some(mesos_proto::v1::task_status::Reason::ContainerLaunchFailed as i32)
+    );
+}
