@@ -34,6 +34,7 @@ use crate::call::{self, call_type, with_framework_id};
 use crate::config::SchedulerConfig;
 use crate::connection::{Connection, ConnectionState, Input, Output, Policy, SchedulerEvent};
 use crate::error::{Error, Result};
+use crate::pipeline::{Job, Pipeline};
 use crate::tracker::{TaskTracker, TrackedTask};
 use crate::transport::{EventStream, Silence, SubscribeAnswer, Transport};
 
@@ -138,6 +139,8 @@ impl Scheduler {
             actions: VecDeque::new(),
             missed_heartbeats: config.missed_heartbeats,
             subscribe_timeout: config.subscribe_timeout,
+            connect_timeout: config.connect_timeout,
+            acks: None,
         };
         let stream = futures_util::stream::unfold(driver, |mut driver| async move {
             driver.next().await.map(|event| (event, driver))
@@ -485,6 +488,9 @@ struct Driver {
     actions: VecDeque<Output>,
     missed_heartbeats: u32,
     subscribe_timeout: Duration,
+    connect_timeout: Duration,
+    /// The client's own acknowledgements, queued and pipelined (started on first use).
+    acks: Option<Pipeline>,
 }
 
 impl Drop for Driver {
@@ -497,6 +503,10 @@ impl Drop for Driver {
 impl Driver {
     async fn next(&mut self) -> Option<SchedulerEvent> {
         loop {
+            if let Some(acks) = self.acks.as_mut() {
+                self.out
+                    .extend(acks.take_errors().into_iter().map(SchedulerEvent::Error));
+            }
             if let Some(event) = self.out.pop_front() {
                 return Some(event);
             }
@@ -623,7 +633,7 @@ impl Driver {
                 uuid,
             } => {
                 tracing::debug!(task_id = %task_id.value, agent_id = %agent_id.value, "acknowledging update");
-                self.send(call::acknowledge(agent_id, task_id, uuid)).await;
+                self.queue_ack(call::acknowledge(agent_id, task_id, uuid));
             }
             Output::Reconcile(tasks) => {
                 tracing::info!(tasks = tasks.len(), "reconciling tracked tasks");
@@ -633,6 +643,34 @@ impl Driver {
             Output::Emit(event) => self.out.push_back(event),
             Output::CloseStream => self.events = None,
         }
+    }
+
+    /// Queues an acknowledgement on the live subscription without waiting for the answer (the
+    /// event stream goes on meanwhile; see [`crate::pipeline`]); failures become
+    /// [`SchedulerEvent::Error`] later.
+    fn queue_ack(&mut self, call: Call) {
+        let ConnectionState::Subscribed {
+            master,
+            stream_id,
+            framework_id,
+            ..
+        } = self.conn.state()
+        else {
+            self.out
+                .push_back(SchedulerEvent::Error(Error::NotSubscribed));
+            return;
+        };
+        let call = with_framework_id(call, framework_id);
+        let job = Job {
+            uri: master.clone(),
+            stream_id: stream_id.clone(),
+            body: self.inner.transport.encode(&call),
+        };
+        let connect_timeout = self.connect_timeout;
+        let transport = &self.inner.transport;
+        self.acks
+            .get_or_insert_with(|| Pipeline::start(transport.pipeline_head(connect_timeout)))
+            .send(job);
     }
 
     /// Sends a call of the client's own on the live subscription; failures become

@@ -39,6 +39,16 @@ pub enum Error {
         source: hyper_util::client::legacy::Error,
     },
 
+    /// A pipelined exchange (the client's own acknowledgements) failed on its connection.
+    #[error("HTTP exchange with {url} failed")]
+    Io {
+        /// The URL requested.
+        url: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
     /// Reading a response body failed (connection reset, ...).
     #[error("reading the response body from {url} failed")]
     Body {
@@ -170,6 +180,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Request { .. }
+            | Error::Io { .. }
             | Error::Body { .. }
             | Error::Timeout { .. }
             | Error::NotLeader { .. }

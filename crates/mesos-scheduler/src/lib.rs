@@ -55,6 +55,7 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod offer;
+mod pipeline;
 pub mod tracker;
 pub mod transport;
 

@@ -69,6 +69,28 @@ impl Transport {
         })
     }
 
+    /// `call` in the configured encoding.
+    pub(crate) fn encode(&self, call: &Call) -> Bytes {
+        match self.content_type {
+            ContentType::Json => Bytes::from(call.to_json_string()),
+            ContentType::Protobuf => Bytes::from(call.encode_to_vec()),
+        }
+    }
+
+    /// What every pipelined request carries (see [`crate::pipeline`]).
+    pub(crate) fn pipeline_head(&self, connect_timeout: Duration) -> crate::pipeline::Head {
+        crate::pipeline::Head {
+            media_type: self.content_type.media_type(),
+            authorization: self
+                .authorization
+                .as_ref()
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+            connect_timeout,
+            request_timeout: self.request_timeout,
+        }
+    }
+
     /// The POST for `call`, with `Content-Type`, `Accept`, authorization and stream id.
     pub(crate) fn request(
         &self,
@@ -76,10 +98,7 @@ impl Transport {
         call: &Call,
         stream_id: Option<&str>,
     ) -> Result<Request<Full<Bytes>>> {
-        let body = match self.content_type {
-            ContentType::Json => Bytes::from(call.to_json_string()),
-            ContentType::Protobuf => Bytes::from(call.encode_to_vec()),
-        };
+        let body = self.encode(call);
         let media = HeaderValue::from_static(self.content_type.media_type());
         let mut builder = Request::builder()
             .method(Method::POST)

@@ -586,6 +586,13 @@ async fn replay_transcript(content_type: ContentType) {
         .map(|e| Call::from_json_value(&e["request"]).expect("recorded call decodes"))
         .collect();
     assert_eq!(expected.len(), 4);
+    // Acknowledgements are pipelined in the background: give the last one a moment to land.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while master.calls_of(Type::Acknowledge).len() < expected.len()
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(master.calls_of(Type::Acknowledge), expected);
     // The reconciliation answers (no uuid) were not acknowledged, and the task was forgotten
     // after TASK_KILLED.
