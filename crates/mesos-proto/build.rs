@@ -5,7 +5,11 @@
 //!   the JSON mapping Mesos implements (field declaration order, enum names, base64 bytes,
 //!   explicit defaults written out, unknown keys ignored, required fields reported by path);
 //! * `wire_schema.rs`: a table of every message's fields (number, required, sub-message) used to
-//!   check required fields on protobuf input, which prost does not do for proto2.
+//!   check required fields on protobuf input, which prost does not do for proto2;
+//! * `json_stream.rs`: for every message, the key matching and per-field readers of the streaming
+//!   JSON reader (`crate::json::stream`), the fast path of `MesosJson::from_json_slice`;
+//! * `wire_fast.rs`: for every message, a protobuf decoder that checks required fields as it
+//!   goes (`crate::wire::fast`), the fast path of `decode_checked`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -40,6 +44,9 @@ fn main() {
     let model = Model::new(&fds);
     std::fs::write(out.join("mesos_json.rs"), model.json_impls()).expect("write mesos_json.rs");
     std::fs::write(out.join("wire_schema.rs"), model.wire_schema()).expect("write wire_schema.rs");
+    std::fs::write(out.join("json_stream.rs"), model.json_stream_impls())
+        .expect("write json_stream.rs");
+    std::fs::write(out.join("wire_fast.rs"), model.wire_fast_impls()).expect("write wire_fast.rs");
 }
 
 /// Same identifier rules as prost-build's `ident` module.
@@ -197,7 +204,7 @@ impl<'a> Model<'a> {
             }
             let _ = writeln!(
                 s,
-                "impl WireSchema for {} {{ const SCHEMA: usize = {i}; }}",
+                "impl WireSchema for {} {{\n    const SCHEMA: usize = {i};\n    fn decode_complete(bytes: &[u8]) -> Option<Self> {{ fast::decode(bytes) }}\n}}",
                 m.rust
             );
         }
@@ -224,6 +231,9 @@ impl<'a> Model<'a> {
                 s.push_str(&self.write_field(m, f));
             }
             s.push_str("        w.end_object();\n    }\n\n");
+            s.push_str(
+                "    fn from_json_slice(bytes: &[u8]) -> Result<Self, JsonError> {\n        stream::from_slice(bytes)\n    }\n\n",
+            );
             s.push_str(
                 "    #[allow(unused_variables)]\n    fn read_json(v: &Value, cx: &mut ReadCx) -> Result<Self, JsonError> {\n",
             );
@@ -526,6 +536,264 @@ impl<'a> Model<'a> {
                 let _ = writeln!(s, "            cx.pop();");
                 s.push_str("        }\n");
             }
+        }
+        s
+    }
+}
+
+impl Model<'_> {
+    /// The oneof a field belongs to: (Rust enum path, struct field, variant).
+    fn oneof_of(&self, m: &Msg, f: &FieldDescriptorProto) -> Option<(String, String, String)> {
+        let idx = f.oneof_index.filter(|_| !f.proto3_optional())?;
+        let oneof = &m.desc.oneof_decl[usize::try_from(idx).expect("small index")];
+        Some((
+            format!("{}::{}", m.module, to_upper_camel(oneof.name())),
+            to_snake(oneof.name()),
+            to_upper_camel(f.name()),
+        ))
+    }
+
+    /// The `json::stream` leaf kind reading a non-message field.
+    fn leaf_kind(&self, f: &FieldDescriptorProto) -> String {
+        match f.r#type() {
+            Type::Double => "Double".into(),
+            Type::Float => "Float".into(),
+            Type::Int32 | Type::Sint32 | Type::Sfixed32 => "Int32".into(),
+            Type::Int64 | Type::Sint64 | Type::Sfixed64 => "Int64".into(),
+            Type::Uint32 | Type::Fixed32 => "Uint32".into(),
+            Type::Uint64 | Type::Fixed64 => "Uint64".into(),
+            Type::Bool => "Bool".into(),
+            Type::String => "Str".into(),
+            Type::Bytes => "Bytes".into(),
+            Type::Enum => format!("Enum<{}>", self.enum_path(f.type_name())),
+            Type::Message | Type::Group => unreachable!("messages are not leaves"),
+        }
+    }
+
+    /// The `json::stream` kind converting a map key.
+    fn map_key_kind(f: &FieldDescriptorProto) -> &'static str {
+        match f.r#type() {
+            Type::String => "KeyString",
+            Type::Bool => "KeyBool",
+            Type::Int32 | Type::Sint32 | Type::Sfixed32 => "KeyInt32",
+            Type::Int64 | Type::Sint64 | Type::Sfixed64 => "KeyInt64",
+            Type::Uint32 | Type::Fixed32 => "KeyUint32",
+            _ => "KeyUint64",
+        }
+    }
+
+    /// `impl StreamJson` for every message: key matching and one reader per field, each
+    /// following the `read_json` code generated for the same field.
+    fn json_stream_impls(&self) -> String {
+        let mut s = String::new();
+        for m in &self.msgs {
+            if m.map_entry {
+                continue;
+            }
+            let fields = &m.desc.field;
+            assert!(
+                fields.len() <= 128,
+                "{} has more than 128 fields; widen json::stream's field masks",
+                m.fq
+            );
+            let mut required: u128 = 0;
+            let mut oneofs: Vec<u128> = vec![0; m.desc.oneof_decl.len()];
+            for (i, f) in fields.iter().enumerate() {
+                if f.label() == Label::Required {
+                    required |= 1 << i;
+                }
+                if let Some(idx) = f.oneof_index.filter(|_| !f.proto3_optional()) {
+                    oneofs[usize::try_from(idx).expect("small index")] |= 1 << i;
+                }
+            }
+            oneofs.retain(|&bits| bits != 0);
+            let oneofs: Vec<String> = oneofs.iter().map(|b| format!("{b:#x}")).collect();
+            let _ = writeln!(s, "impl StreamJson for {} {{", m.rust);
+            let _ = writeln!(s, "    const REQUIRED: u128 = {required:#x};");
+            let _ = writeln!(
+                s,
+                "    const ONEOFS: &'static [u128] = &[{}];",
+                oneofs.join(", ")
+            );
+            s.push_str("    fn field_index(key: &str) -> Option<u8> {\n        match key {\n");
+            for (i, f) in fields.iter().enumerate() {
+                let _ = writeln!(s, "            {:?} => Some({i}),", f.name());
+            }
+            s.push_str("            _ => None,\n        }\n    }\n");
+            s.push_str(
+                "    fn read_field<'de, A: MapAccess<'de>>(&mut self, index: u8, map: &mut A) -> Result<bool, A::Error> {\n        match index {\n",
+            );
+            for (i, f) in fields.iter().enumerate() {
+                let _ = writeln!(s, "            {i} => {},", self.stream_read(m, f));
+            }
+            s.push_str("            _ => Err(decline()),\n        }\n    }\n}\n\n");
+        }
+        s
+    }
+
+    /// Expression reading field `f`'s value from `map` (see `json::stream`).
+    fn stream_read(&self, m: &Msg, f: &FieldDescriptorProto) -> String {
+        let field = to_snake(f.name());
+        let is_msg = matches!(f.r#type(), Type::Message | Type::Group);
+        if let Some((en, of, variant)) = self.oneof_of(m, f) {
+            return if is_msg {
+                format!("{{ let mut v = None; let set = opt_msg(map, &mut v)?; if let Some(x) = v {{ self.{of} = Some({en}::{variant}(x)); }} Ok(set) }}")
+            } else {
+                let k = self.leaf_kind(f);
+                format!("{{ let (set, v) = one::<{k}, A>(map)?; if let Some(x) = v {{ self.{of} = Some({en}::{variant}(x)); }} Ok(set) }}")
+            };
+        }
+        if let Some(entry) = self.map_entry_of(f) {
+            let kk = Self::map_key_kind(&entry.desc.field[0]);
+            let val_f = &entry.desc.field[1];
+            return if matches!(val_f.r#type(), Type::Message | Type::Group) {
+                format!("msg_map::<{kk}, _, A>(map, &mut self.{field})")
+            } else {
+                let vk = self.leaf_kind(val_f);
+                format!("leaf_map::<{kk}, {vk}, A>(map, &mut self.{field})")
+            };
+        }
+        let (msg_fn, leaf_fn) = match f.label() {
+            Label::Repeated => ("rep_msg", "rep"),
+            Label::Required => ("req_msg", "req"),
+            Label::Optional => ("opt_msg", "opt"),
+        };
+        if is_msg {
+            format!("{msg_fn}(map, &mut self.{field})")
+        } else {
+            format!(
+                "{leaf_fn}::<{}, A>(map, &mut self.{field})",
+                self.leaf_kind(f)
+            )
+        }
+    }
+
+    /// prost's `encoding` module for a scalar type.
+    fn prost_module(f: &FieldDescriptorProto) -> &'static str {
+        match f.r#type() {
+            Type::Double => "double",
+            Type::Float => "float",
+            Type::Int64 => "int64",
+            Type::Uint64 => "uint64",
+            Type::Int32 | Type::Enum => "int32",
+            Type::Fixed64 => "fixed64",
+            Type::Fixed32 => "fixed32",
+            Type::Bool => "bool",
+            Type::Uint32 => "uint32",
+            Type::Sfixed32 => "sfixed32",
+            Type::Sfixed64 => "sfixed64",
+            Type::Sint32 => "sint32",
+            Type::Sint64 => "sint64",
+            Type::String | Type::Bytes | Type::Message | Type::Group => {
+                unreachable!("not a scalar")
+            }
+        }
+    }
+
+    /// Statement merging one occurrence of a singular value of `f` (wire type `wt`, read from
+    /// buffer `buf`) into the place `place` (a `&mut` expression), as prost does.
+    fn wire_merge(f: &FieldDescriptorProto, place: &str, buf: &str, depth: &str) -> String {
+        match f.r#type() {
+            Type::Message | Type::Group => format!("message({place}, wt, &mut {buf}, {depth})?;"),
+            Type::String => format!("string({place}, wt, &mut {buf})?;"),
+            Type::Bytes => format!("bytes({place}, wt, &mut {buf})?;"),
+            _ => format!(
+                "scalar(::prost::encoding::{}::merge, {place}, wt, &mut {buf})?;",
+                Self::prost_module(f)
+            ),
+        }
+    }
+
+    /// `impl FastWire` for every message: prost's decoding of each field, with the message's
+    /// required fields noted as they arrive (see `wire::fast`).
+    fn wire_fast_impls(&self) -> String {
+        let mut s = String::new();
+        for m in &self.msgs {
+            if m.map_entry {
+                continue;
+            }
+            let required: Vec<i32> = m
+                .desc
+                .field
+                .iter()
+                .filter(|f| f.label() == Label::Required)
+                .map(FieldDescriptorProto::number)
+                .collect();
+            assert!(
+                required.len() <= 64,
+                "{} has more than 64 required fields; widen wire::fast's mask",
+                m.fq
+            );
+            let bit_of = |number: i32| required.iter().position(|&n| n == number);
+            let all: u64 = if required.len() == 64 {
+                u64::MAX
+            } else {
+                (1u64 << required.len()) - 1
+            };
+            let _ = writeln!(s, "impl FastWire for {} {{", m.rust);
+            s.push_str(
+                "    fn merge_wire(&mut self, mut buf: &[u8], depth: u32) -> Option<()> {\n        if depth > MAX_DEPTH {\n            return None;\n        }\n        let mut seen: u64 = 0;\n        while !buf.is_empty() {\n            let (tag, wt) = key(&mut buf)?;\n            match tag {\n",
+            );
+            for f in &m.desc.field {
+                let field = to_snake(f.name());
+                let number = f.number();
+                let body = if let Some((en, of, variant)) = self.oneof_of(m, f) {
+                    format!(
+                        "match &mut self.{of} {{ Some({en}::{variant}(v)) => {{ {} }} _ => {{ let mut v = Default::default(); {} self.{of} = Some({en}::{variant}(v)); }} }}",
+                        Self::wire_merge(f, "v", "buf", "depth"),
+                        Self::wire_merge(f, "&mut v", "buf", "depth")
+                    )
+                } else if let Some(entry) = self.map_entry_of(f) {
+                    let key_f = &entry.desc.field[0];
+                    let val_f = &entry.desc.field[1];
+                    let val_default = if val_f.r#type() == Type::Enum {
+                        format!("{}::default() as i32", self.enum_path(val_f.type_name()))
+                    } else {
+                        "Default::default()".to_string()
+                    };
+                    format!(
+                        "let mut entry = payload(wt, &mut buf)?; let mut k = Default::default(); let mut v = {val_default}; \
+                         while !entry.is_empty() {{ let (tag, wt) = key(&mut entry)?; match tag {{ 1 => {{ {} }} 2 => {{ {} }} _ => skip(wt, &mut entry)?, }} }} \
+                         self.{field}.insert(k, v);",
+                        Self::wire_merge(key_f, "&mut k", "entry", "depth + 1"),
+                        Self::wire_merge(val_f, "&mut v", "entry", "depth + 1"),
+                    )
+                } else {
+                    match f.label() {
+                        Label::Repeated => match f.r#type() {
+                            Type::Message | Type::Group => format!(
+                                "messages(&mut self.{field}, {number}, wt, &mut buf, depth)?;"
+                            ),
+                            Type::String => {
+                                format!("strings(&mut self.{field}, wt, &mut buf)?;")
+                            }
+                            Type::Bytes => {
+                                format!("bytes_list(&mut self.{field}, wt, &mut buf)?;")
+                            }
+                            _ => format!(
+                                "scalar(::prost::encoding::{}::merge_repeated, &mut self.{field}, wt, &mut buf)?;",
+                                Self::prost_module(f)
+                            ),
+                        },
+                        Label::Required => {
+                            let bit = bit_of(number).expect("a required field has a bit");
+                            format!(
+                                "{} seen |= 1 << {bit};",
+                                Self::wire_merge(f, &format!("&mut self.{field}"), "buf", "depth")
+                            )
+                        }
+                        Label::Optional => Self::wire_merge(
+                            f,
+                            &format!("self.{field}.get_or_insert_with(Default::default)"),
+                            "buf",
+                            "depth",
+                        ),
+                    }
+                };
+                let _ = writeln!(s, "                {number} => {{ {body} }}");
+            }
+            s.push_str("                _ => skip(wt, &mut buf)?,\n            }\n        }\n");
+            let _ = writeln!(s, "        (seen == {all:#x}).then_some(())\n    }}\n}}\n");
         }
         s
     }

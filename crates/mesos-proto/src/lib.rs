@@ -6,8 +6,11 @@
 //! # Layout
 //!
 //! * [`v1`], [`v1::scheduler`]: the generated message types (`TaskInfo`, `Call`, `Event`, ...).
-//! * [`json`]: [`MesosJson`], Mesos's JSON mapping for every message (generated impls).
-//! * [`wire`]: protobuf decoding that enforces proto2 `required` fields, like Mesos.
+//! * [`json`]: [`MesosJson`], Mesos's JSON mapping for every message (generated impls); its
+//!   private `stream` module reads JSON text straight into messages (the fast path of
+//!   `from_json_slice`).
+//! * [`wire`]: protobuf decoding that enforces proto2 `required` fields, like Mesos; its private
+//!   `fast` module decodes and checks in one pass (the fast path of `decode_checked`).
 //! * [`recordio`]: RecordIO encoder and incremental decoder.
 //! * [`id`]: newtype IDs with Mesos's validation rules, and ID generators.
 //! * [`resource`]: resource constructors (`scalar("cpus", 0.5)`, port ranges) and arithmetic helpers.

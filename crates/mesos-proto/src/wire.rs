@@ -4,6 +4,12 @@
 //! string from an empty one. Mesos (C++ `ParseFromString`) refuses such input, so berth walks the
 //! wire bytes against a schema table generated from the same descriptors and names the missing
 //! fields, the way protobuf's `FindInitializationErrors` does.
+//!
+//! [`decode_checked`] first tries `fast`, which decodes and checks in one pass; input that
+//! path does not accept (any error included) is decoded again by prost and checked by the
+//! schema walk here, which define the result and every error.
+
+mod fast;
 
 use prost::Message;
 
@@ -30,6 +36,16 @@ pub(crate) struct MessageSchema {
 pub trait WireSchema {
     /// Index of this message in the generated schema table.
     const SCHEMA: usize;
+
+    /// The one-pass decoding of [`decode_checked`]: `Some` only for complete, well-formed input,
+    /// with exactly what prost decodes; `None` leaves the input to the reference path.
+    #[doc(hidden)]
+    fn decode_complete(_bytes: &[u8]) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
 }
 
 /// Why protobuf input was refused.
@@ -45,6 +61,9 @@ pub enum DecodeError {
 
 /// Decodes `bytes` as `T` and checks that every required field (recursively) is present.
 pub fn decode_checked<T: Message + Default + WireSchema>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if let Some(msg) = T::decode_complete(bytes) {
+        return Ok(msg);
+    }
     let msg = T::decode(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
     // The common case, complete input, is settled without building any field path; only
     // incomplete input takes the walk that names what is missing.

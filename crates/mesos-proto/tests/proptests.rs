@@ -4,11 +4,12 @@
 //! slow cores, debug build):
 //!
 //! * `arbitrary_bytes_never_panic_the_decoders`: 2,000 cases (JSON decoder, `decode_checked` for
-//!   `Call` and for `Event`);
+//!   `Call` and for `Event`; each fast reader answers as its reference reader does);
 //! * `mutated_protobuf_never_panics`: 1,000 cases (valid `Call` encodings with bytes overwritten,
-//!   inserted and cut);
+//!   inserted and cut; `decode_checked` answers as prost + the required-field walk do);
 //! * `mesos_flavoured_json_never_panics`: 2,000 cases (JSON built from Mesos keys and values, fed
-//!   to `Call`, `Event` and `TaskInfo`; whatever decodes must re-encode to a fixed point);
+//!   to `Call`, `Event` and `TaskInfo`; whatever decodes must re-encode to a fixed point, and
+//!   `from_json_slice` must answer as the `Value` reader does);
 //! * `task_info_round_trips`: 500 cases;
 //! * `call_round_trips`: 500 cases;
 //! * `update_event_round_trips`: 300 cases.
@@ -574,6 +575,41 @@ fn json_document() -> impl Strategy<Value = Value> {
 // Checks
 // ---------------------------------------------------------------------------------------------
 
+/// `from_json_slice` (the streaming reader, falling back to the `Value` reader when unsure)
+/// answers exactly as the reference reading, `serde_json::from_slice` + `from_json_value`, does:
+/// the same message or the same error.
+fn same_as_value_reader<T>(bytes: &[u8]) -> Result<(), TestCaseError>
+where
+    T: MesosJson + PartialEq + std::fmt::Debug,
+{
+    let reference = serde_json::from_slice::<Value>(bytes)
+        .map_err(|e| mesos_proto::JsonError::Syntax(e.to_string()))
+        .and_then(|v| T::from_json_value(&v));
+    prop_assert_eq!(T::from_json_slice(bytes), reference);
+    Ok(())
+}
+
+/// `decode_checked` (the one-pass decoder, falling back when unsure) answers exactly as the
+/// reference, prost followed by the required-field walk, does.
+fn same_as_prost_and_walk<T>(bytes: &[u8]) -> Result<(), TestCaseError>
+where
+    T: Message + Default + WireSchema + PartialEq + std::fmt::Debug,
+{
+    let reference = T::decode(bytes)
+        .map_err(|e| format!("malformed protobuf: {e}"))
+        .and_then(|m| {
+            match mesos_proto::wire::missing_required::<T>(bytes).map_err(|e| e.to_string())? {
+                missing if missing.is_empty() => Ok(m),
+                missing => Err(format!("Missing required fields: {}", missing.join(", "))),
+            }
+        });
+    prop_assert_eq!(
+        decode_checked::<T>(bytes).map_err(|e| e.to_string()),
+        reference
+    );
+    Ok(())
+}
+
 /// Whatever decodes from JSON is complete: its JSON is a fixed point and its protobuf decodes
 /// (with the required-field check) to the same message.
 fn decoded_is_consistent<T>(m: &T) -> Result<(), TestCaseError>
@@ -620,8 +656,10 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic_the_decoders(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        let _ = Call::from_json_slice(&bytes);
-        let _ = Event::from_json_slice(&bytes);
+        same_as_value_reader::<Call>(&bytes)?;
+        same_as_value_reader::<Event>(&bytes)?;
+        same_as_prost_and_walk::<Call>(&bytes)?;
+        same_as_prost_and_walk::<Event>(&bytes)?;
         if let Ok(c) = decode_checked::<Call>(&bytes) {
             decoded_is_consistent_pb(&c)?;
         }
@@ -633,6 +671,9 @@ proptest! {
     #[test]
     fn mesos_flavoured_json_never_panics(doc in json_document()) {
         let text = serde_json::to_string(&doc).expect("serializable");
+        same_as_value_reader::<Call>(text.as_bytes())?;
+        same_as_value_reader::<Event>(text.as_bytes())?;
+        same_as_value_reader::<v1::TaskInfo>(text.as_bytes())?;
         if let Ok(c) = Call::from_json_str(&text) {
             decoded_is_consistent(&c)?;
         }
@@ -674,11 +715,12 @@ proptest! {
                 _ => bytes.truncate(i),
             }
         }
+        same_as_prost_and_walk::<Call>(&bytes)?;
+        same_as_prost_and_walk::<Event>(&bytes)?;
+        same_as_prost_and_walk::<v1::TaskInfo>(&bytes)?;
         if let Ok(c) = decode_checked::<Call>(&bytes) {
             decoded_is_consistent_pb(&c)?;
         }
-        let _ = decode_checked::<Event>(&bytes);
-        let _ = decode_checked::<v1::TaskInfo>(&bytes);
     }
 }
 
