@@ -83,7 +83,9 @@ struct State<C> {
     agent_id: Option<AgentId>,
     /// The ID read from the checkpoint, until the master confirms or replaces it.
     previous_id: Option<AgentId>,
-    tasks: BTreeMap<Key, Entry>,
+    /// Boxed: an `Entry` is kilobytes (FrameworkInfo, TaskInfo inline), and a BTreeMap node
+    /// holds eleven values inline and stays allocated when the map empties again.
+    tasks: BTreeMap<Key, Box<Entry>>,
     ledger: Ledger,
     removed_frameworks: HashSet<FrameworkId>,
     recovering: Vec<PendingRecovery>,
@@ -204,11 +206,12 @@ impl<C: Containerizer> State<C> {
     /// Reads the checkpoint, matches it with the containers found, cleans up orphans and
     /// returns the registration to send.
     async fn recover(&mut self) -> Result<Registration> {
-        let saved = if self.config.simulated {
-            // A simulated agent keeps nothing on disk: every start is a new agent.
+        let saved = if !self.checkpoints() {
+            // Nothing on disk (a simulated agent, or one whose work dir does not outlive it):
+            // every start is a new agent.
             checkpoint::Checkpoint::default()
         } else {
-            checkpoint::load(&self.config.work_dir).await?
+            checkpoint::load(&self.config.work_dir)?
         };
         let mut reports = Vec::new();
         if let Some(previous) = saved.agent_id.clone() {
@@ -272,7 +275,7 @@ impl<C: Containerizer> State<C> {
                 }
                 self.tasks.insert(
                     key.clone(),
-                    Entry {
+                    Box::new(Entry {
                         framework: record.framework,
                         task: record.task,
                         container_id: record.container_id,
@@ -281,7 +284,7 @@ impl<C: Containerizer> State<C> {
                         kill_requested: record.kill_requested,
                         kills: None,
                         worker_done: terminal,
-                    },
+                    }),
                 );
                 if let Some(start) = start {
                     self.recovering.push(PendingRecovery { key, start });
@@ -296,7 +299,7 @@ impl<C: Containerizer> State<C> {
                 }
             }
             self.previous_id = Some(previous);
-            self.save().await;
+            self.save_all().await;
         }
         Ok(Registration {
             previous_id: saved.agent_id,
@@ -359,28 +362,59 @@ impl<C: Containerizer> State<C> {
         }
     }
 
-    /// Checkpoints every task. A failure is logged, not fatal: the agent keeps serving, but an
-    /// operator must look (a restart would lose track of tasks).
-    async fn save(&self) {
-        if self.config.simulated {
+    /// Whether this agent keeps checkpoints (simulated agents never do).
+    fn checkpoints(&self) -> bool {
+        self.config.checkpoint && !self.config.simulated
+    }
+
+    fn record(&self, key: &Key) -> Option<TaskRecord> {
+        let entry = self.tasks.get(key)?;
+        let (framework_id, task_id) = key;
+        Some(TaskRecord {
+            framework_id: framework_id.clone(),
+            framework: entry.framework.clone(),
+            task: entry.task.clone(),
+            container_id: entry.container_id.clone(),
+            sandbox: entry.sandbox.clone(),
+            state: entry.state,
+            kill_requested: entry.kill_requested,
+            pending: self.ledger.pending(framework_id, task_id),
+        })
+    }
+
+    /// Checkpoints every task, replacing whatever the work dir held. A failure is logged, not
+    /// fatal: the agent keeps serving, but an operator must look (a restart would lose track
+    /// of tasks).
+    async fn save_all(&self) {
+        if !self.checkpoints() {
             return;
         }
-        let records: Vec<TaskRecord> = self
-            .tasks
-            .iter()
-            .map(|((framework_id, task_id), entry)| TaskRecord {
-                framework_id: framework_id.clone(),
-                framework: entry.framework.clone(),
-                task: entry.task.clone(),
-                container_id: entry.container_id.clone(),
-                sandbox: entry.sandbox.clone(),
-                state: entry.state,
-                kill_requested: entry.kill_requested,
-                pending: self.ledger.pending(framework_id, task_id),
-            })
-            .collect();
+        let records: Vec<TaskRecord> = self.tasks.keys().filter_map(|k| self.record(k)).collect();
         if let Err(err) = checkpoint::save_tasks(&self.config.work_dir, &records).await {
             tracing::error!(error = %err, "cannot checkpoint the agent's tasks");
+        }
+    }
+
+    /// Checkpoints one task (only its own record is written).
+    async fn save(&self, key: &Key) {
+        if !self.checkpoints() {
+            return;
+        }
+        let Some(record) = self.record(key) else {
+            return;
+        };
+        if let Err(err) = checkpoint::save_task(&self.config.work_dir, &record).await {
+            tracing::error!(task_id = %key.1, error = %err, "cannot checkpoint the task");
+        }
+    }
+
+    /// Drops a task's checkpoint once the agent no longer holds the task.
+    async fn unsave(&self, key: &Key, container_id: &ContainerId) {
+        if !self.checkpoints() {
+            return;
+        }
+        if let Err(err) = checkpoint::remove_task(&self.config.work_dir, container_id).await {
+            tracing::error!(task_id = %key.1, error = %err, "cannot remove the task's checkpoint");
         }
     }
 
@@ -423,8 +457,8 @@ impl<C: Containerizer> State<C> {
 
     async fn registered(&mut self, agent_id: AgentId) {
         tracing::info!(%agent_id, "registered with the master");
-        if !self.config.simulated {
-            if let Err(err) = checkpoint::save_agent_id(&self.config.work_dir, &agent_id).await {
+        if self.checkpoints() {
+            if let Err(err) = checkpoint::save_agent_id(&self.config.work_dir, &agent_id) {
                 tracing::error!(error = %err, "cannot checkpoint the agent ID");
             }
         }
@@ -438,7 +472,7 @@ impl<C: Containerizer> State<C> {
             for entry in entries.values() {
                 self.destroy_container(&previous, &entry.container_id).await;
             }
-            self.save().await;
+            self.save_all().await;
         }
         self.agent_id = Some(agent_id);
         for pending in std::mem::take(&mut self.recovering) {
@@ -492,7 +526,7 @@ impl<C: Containerizer> State<C> {
         tracing::info!(framework_id = %key.0, task_id = %key.1, %container_id, "launching task");
         self.tasks.insert(
             key.clone(),
-            Entry {
+            Box::new(Entry {
                 framework,
                 task,
                 container_id,
@@ -501,10 +535,10 @@ impl<C: Containerizer> State<C> {
                 kill_requested: false,
                 kills: None,
                 worker_done: false,
-            },
+            }),
         );
         // Checkpoint before the container can exist, so a restart always knows it.
-        self.save().await;
+        self.save(&key).await;
         self.spawn_worker(key, Start::Launch);
     }
 
@@ -581,7 +615,7 @@ impl<C: Containerizer> State<C> {
             let _ = kills.try_send(grace);
         }
         if first {
-            self.save().await;
+            self.save(&key).await;
         }
     }
 
@@ -631,8 +665,10 @@ impl<C: Containerizer> State<C> {
         match self.ledger.acknowledge(&framework_id, &task_id, &uuid, now) {
             Ok(next) => {
                 let key = (framework_id, task_id);
-                self.forget_if_done(&key);
-                self.save().await;
+                match self.forget_if_done(&key) {
+                    Some(container_id) => self.unsave(&key, &container_id).await,
+                    None => self.save(&key).await,
+                }
                 self.forward(next.into_iter().collect());
             }
             Err(err) => tracing::warn!(error = %err, "acknowledgement refused"),
@@ -653,22 +689,31 @@ impl<C: Containerizer> State<C> {
             .saturating_sub(Duration::from_secs(2))
             .max(self.config.docker_stop_timeout);
         let mut finished = Vec::new();
+        let mut changed = Vec::new();
         for (key, entry) in self.tasks.iter_mut().filter(|(k, _)| k.0 == framework_id) {
             if entry.state.is_terminal() {
                 if entry.worker_done {
                     finished.push(key.clone());
+                } else {
+                    // Its pending updates were dropped.
+                    changed.push(key.clone());
                 }
                 continue;
             }
             entry.kill_requested = true;
+            changed.push(key.clone());
             if let Some(kills) = &entry.kills {
                 let _ = kills.try_send(grace);
             }
         }
         for key in finished {
-            self.tasks.remove(&key);
+            if let Some(entry) = self.tasks.remove(&key) {
+                self.unsave(&key, &entry.container_id).await;
+            }
         }
-        self.save().await;
+        for key in changed {
+            self.save(&key).await;
+        }
     }
 
     async fn handle_event(&mut self, event: WorkerEvent) {
@@ -686,14 +731,14 @@ impl<C: Containerizer> State<C> {
                 entry.state = state;
                 if self.removed_frameworks.contains(&key.0) {
                     // The framework is gone: its updates are dropped, as Mesos does.
-                    self.save().await;
+                    self.save(&key).await;
                     return;
                 }
                 let now = Instant::now().into_std();
                 match self.ledger.push(&key.0, *status, now) {
                     Ok((_, outgoing)) => {
                         // Persist the update before announcing it.
-                        self.save().await;
+                        self.save(&key).await;
                         self.forward(outgoing.into_iter().collect());
                     }
                     Err(err) => {
@@ -710,26 +755,23 @@ impl<C: Containerizer> State<C> {
                     entry.worker_done = true;
                     entry.kills = None;
                 }
-                if self.forget_if_done(&key) {
-                    self.save().await;
+                if let Some(container_id) = self.forget_if_done(&key) {
+                    self.unsave(&key, &container_id).await;
                 }
             }
         }
     }
 
     /// Drops a task whose worker finished and whose updates were all acknowledged (or whose
-    /// framework is gone). Returns whether it was dropped.
-    fn forget_if_done(&mut self, key: &Key) -> bool {
-        let Some(entry) = self.tasks.get(key) else {
-            return false;
-        };
+    /// framework is gone). Returns the dropped task's container.
+    fn forget_if_done(&mut self, key: &Key) -> Option<ContainerId> {
+        let entry = self.tasks.get(key)?;
         let framework_gone = self.removed_frameworks.contains(&key.0);
         let acknowledged = !self.ledger.has_pending(&key.0, &key.1);
         if entry.worker_done && (framework_gone || (entry.state.is_terminal() && acknowledged)) {
-            self.tasks.remove(key);
-            return true;
+            return self.tasks.remove(key).map(|entry| entry.container_id);
         }
-        false
+        None
     }
 }
 
@@ -769,7 +811,7 @@ mod tests {
         async fn prepare(&self, _: &LaunchRequest) -> Result<Prepared, ContainerizerError> {
             Ok(Prepared::default())
         }
-        async fn launch(&self, _: &LaunchRequest) -> Result<Launched, ContainerizerError> {
+        async fn launch(&self, _: &LaunchRequest, _: bool) -> Result<Launched, ContainerizerError> {
             Ok(Launched {
                 inspect: b"[]".to_vec(),
                 addresses: vec![(false, "10.0.0.7".into())],
@@ -1033,7 +1075,7 @@ mod tests {
             killed.message.as_deref(),
             Some("Container exited with status 137")
         );
-        let saved = checkpoint::load(work.path()).await.unwrap();
+        let saved = checkpoint::load(work.path()).unwrap();
         assert_eq!(saved.tasks.len(), 1, "held until acknowledged");
         assert_eq!(saved.tasks[0].pending.len(), 1);
         link.ack(&killed).await;
@@ -1041,7 +1083,7 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_millis(10),
             || async {
-                let saved = checkpoint::load(work.path()).await.unwrap();
+                let saved = checkpoint::load(work.path()).unwrap();
                 saved.tasks.is_empty().then_some(saved)
             },
         )

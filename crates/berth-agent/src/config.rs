@@ -64,6 +64,11 @@ pub struct AgentConfig {
     pub channel_capacity: usize,
     /// How many trailing lines of `stderr` a TASK_FAILED message quotes (0: none).
     pub stderr_tail_lines: usize,
+    /// Whether the agent checkpoints its tasks and ID under `<work_dir>/meta` (default), so
+    /// that an agent restarted on the same work dir recovers them. Off for a work dir that
+    /// does not outlive the process (`berth run`'s embedded cluster): nothing would ever read
+    /// it back.
+    pub checkpoint: bool,
     /// A simulated agent (see [`crate::simulated`]): it registers with `simulated: true` and
     /// writes nothing to disk, neither sandboxes nor checkpoints, so thousands fit in one
     /// process. Nothing survives its restart.
@@ -101,6 +106,7 @@ impl AgentConfig {
             container_labels: BTreeMap::new(),
             channel_capacity: 256,
             stderr_tail_lines: 5,
+            checkpoint: true,
             simulated: false,
         }
     }
@@ -126,6 +132,7 @@ impl AgentConfig {
             container_labels: BTreeMap::new(),
             channel_capacity: 64,
             stderr_tail_lines: 0,
+            checkpoint: false,
             simulated: true,
         }
     }

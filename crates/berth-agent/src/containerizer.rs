@@ -2,7 +2,8 @@
 //! here; a simulated backend can implement the same trait).
 //!
 //! The agent drives one task through the trait in this order: [`Containerizer::prepare`]
-//! (fetch the image: Mesos's PULLING), [`Containerizer::launch`] (create and start: RUNNING),
+//! (fetch the image: Mesos's PULLING; [`Containerizer::create`] may run meanwhile),
+//! [`Containerizer::launch`] (create unless done, and start: RUNNING),
 //! [`Containerizer::wait`] (until exit) while [`Containerizer::kill`] may interrupt it, then
 //! [`Containerizer::remove`] after the remove delay. After an agent restart,
 //! [`Containerizer::recover`] lists the containers this agent made and
@@ -205,16 +206,33 @@ impl ContainerizerError {
 /// workers, so every method takes `&self`.
 pub trait Containerizer: Send + Sync + 'static {
     /// Makes sure the task's image is available (pulling it when absent, or always with
-    /// `force_pull_image`).
+    /// `force_pull_image`). It may run before the request's sandbox exists (while it is made),
+    /// so it must not use `sandbox` or `sandbox_mount`.
     fn prepare(
         &self,
         request: &LaunchRequest,
     ) -> impl Future<Output = Result<Prepared, ContainerizerError>> + Send;
 
-    /// Creates and starts the container, with its output going to the sandbox files.
+    /// Creates the container, not started, so that [`Containerizer::launch`] has only to start
+    /// it. The agent calls it while the launch is still being prepared (the sandbox made and
+    /// the image checked, at the same time), to take the engine's create off the task's way to
+    /// TASK_RUNNING; it may therefore fail for want of the image, and then `launch` creates the
+    /// container after the pull. `Ok(true)` when the container was created; `Ok(false)` when
+    /// the backend leaves creating to `launch` (the default).
+    fn create(
+        &self,
+        request: &LaunchRequest,
+    ) -> impl Future<Output = Result<bool, ContainerizerError>> + Send {
+        let _ = request;
+        async { Ok(false) }
+    }
+
+    /// Creates (unless [`Containerizer::create`] did: `created`) and starts the container,
+    /// with its output going to the sandbox files.
     fn launch(
         &self,
         request: &LaunchRequest,
+        created: bool,
     ) -> impl Future<Output = Result<Launched, ContainerizerError>> + Send;
 
     /// Waits until the container exits.

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use bollard::errors::Error as DockerError;
@@ -17,6 +18,7 @@ use bollard::query_parameters::{
     WaitContainerOptions,
 };
 use bollard::Docker;
+use futures::future::{BoxFuture, FutureExt, WeakShared};
 use futures::{Stream, StreamExt};
 use mesos_proto::id::{AgentId, ContainerId};
 use tokio::io::AsyncWriteExt;
@@ -47,7 +49,15 @@ pub struct DockerContainerizer {
     docker: Docker,
     config: DockerConfig,
     host_memory_bytes: Option<u64>,
+    image_checks: Arc<Mutex<HashMap<String, WeakShared<ImageCheck>>>>,
 }
+
+/// An image presence check under way, shared by every launch that needs the same reference
+/// meanwhile: a burst of tasks on one image costs the engine one inspect, not one per task.
+/// `Err(())` when it failed; each launch then checks for itself, to report its own error.
+/// The registry holds it weakly: once no launch waits for it, it is dropped, never answered
+/// late to a later launch.
+type ImageCheck = BoxFuture<'static, Result<Option<String>, ()>>;
 
 /// Maps a bollard error to ours: 404 → `NotFound`, 409 → `Conflict`, other statuses →
 /// `Engine` with the engine's own message.
@@ -118,6 +128,73 @@ fn split_reference(image: &str) -> (String, String) {
     }
 }
 
+/// bollard's own per-request timeout in seconds (replaced by [`DockerContainerizer::with_client`]).
+const BOLLARD_TIMEOUT_SECS: u64 = 120;
+
+/// The engine's socket, as bollard's `connect_with_local_defaults` picks it: `DOCKER_HOST` when
+/// it is a `unix://` URL, else `/var/run/docker.sock`.
+fn local_socket() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|h| h.strip_prefix("unix://").map(str::to_owned))
+        .unwrap_or_else(|| "/var/run/docker.sock".to_owned())
+}
+
+/// The engine's API version from the `Api-Version` header of `GET /_ping` (how the docker CLI
+/// negotiates). The engine answers a ping at once, where `/version` (bollard's
+/// `negotiate_version`) first asks containerd and the kernel: 10-20 ms at every `berth run`.
+/// `None` when the engine cannot be reached this way or names no version.
+///
+/// The exchange is one request on a blocking socket, run on tokio's blocking pool: on a
+/// single-threaded runtime (`berth run`) it then proceeds while the caller goes on starting
+/// the master, instead of waiting for the caller's thread between its steps.
+async fn ping_api_version(socket: &str, timeout: Duration) -> Option<bollard::ClientVersion> {
+    let socket = socket.to_owned();
+    tokio::task::spawn_blocking(move || ping_blocking(&socket, timeout))
+        .await
+        .ok()
+        .flatten()
+}
+
+fn ping_blocking(socket: &str, timeout: Duration) -> Option<bollard::ClientVersion> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
+    // HTTP/1.0: the engine closes the connection after its answer.
+    stream
+        .write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        .ok()?;
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 || head.len() > 16 * 1024 {
+            break;
+        }
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let head = std::str::from_utf8(&head).ok()?;
+    let mut lines = head.split("\r\n");
+    let ok = lines.next()?.split(' ').nth(1) == Some("200");
+    if !ok {
+        return None;
+    }
+    lines
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("api-version"))
+        .and_then(|(_, value)| parse_api_version(value))
+}
+
+/// `1.41` → version 1.41.
+fn parse_api_version(text: &str) -> Option<bollard::ClientVersion> {
+    let (major, minor) = text.trim().split_once('.')?;
+    Some(bollard::ClientVersion {
+        major_version: major.parse().ok()?,
+        minor_version: minor.parse().ok()?,
+    })
+}
+
 /// Total memory of the host, for `--oom-score-adj`.
 fn host_memory_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -174,6 +251,25 @@ fn addresses(inspect: &ContainerInspectResponse) -> Vec<(bool, String)> {
         out.push((true, ip));
     }
     out
+}
+
+/// A future's output, or never when there is none (for optional `select!` arms).
+async fn maybe<F: Future + Unpin>(future: &mut Option<F>) -> F::Output {
+    match future {
+        Some(future) => future.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// How many inspects [`DockerContainerizer::start_and_inspect`] sends during a start.
+const EARLY_INSPECTS: u32 = 8;
+
+/// Whether the container was ever started (an inspect taken after its start).
+fn has_started(inspect: &ContainerInspectResponse) -> bool {
+    !matches!(
+        inspect.state.as_ref().and_then(|s| s.status),
+        Some(ContainerStateStatusEnum::CREATED) | None
+    )
 }
 
 fn termination(inspect: &ContainerInspectResponse) -> Option<Termination> {
@@ -296,13 +392,31 @@ impl DockerContainerizer {
     /// Connects to the local engine (`DOCKER_HOST`, else `/var/run/docker.sock`), negotiating
     /// the API version down to the engine's (Docker 20.10 speaks 1.41).
     pub async fn connect(config: DockerConfig) -> Result<Self, ContainerizerError> {
-        let docker = Docker::connect_with_local_defaults().map_err(|e| classify("connect", e))?;
-        let docker = timed(
-            "negotiate version",
-            config.call_timeout,
-            docker.negotiate_version(),
-        )
-        .await?;
+        let socket = local_socket();
+        let pinged = ping_api_version(&socket, config.call_timeout).await;
+        let docker = match pinged {
+            Some(engine) => {
+                let version = if engine < *bollard::API_DEFAULT_VERSION {
+                    engine
+                } else {
+                    *bollard::API_DEFAULT_VERSION
+                };
+                Docker::connect_with_unix(&socket, BOLLARD_TIMEOUT_SECS, &version)
+                    .map_err(|e| classify("connect", e))?
+            }
+            // No answer to the ping, or one without a version: bollard's own negotiation
+            // (`/version`), whose errors say what is wrong.
+            None => {
+                let docker =
+                    Docker::connect_with_local_defaults().map_err(|e| classify("connect", e))?;
+                timed(
+                    "negotiate version",
+                    config.call_timeout,
+                    docker.negotiate_version(),
+                )
+                .await?
+            }
+        };
         Ok(Self::with_client(docker, config))
     }
 
@@ -314,6 +428,7 @@ impl DockerContainerizer {
             docker,
             config,
             host_memory_bytes: host_memory_bytes(),
+            image_checks: Arc::default(),
         }
     }
 
@@ -330,6 +445,148 @@ impl DockerContainerizer {
                 .inspect_container(name, None::<InspectContainerOptions>),
         )
         .await
+    }
+
+    /// Creates the task's container (`docker create` with the options `docker run` would get).
+    async fn create_container(&self, request: &LaunchRequest) -> Result<(), ContainerizerError> {
+        let name = request.container.docker_name();
+        let mut labels = self.config.labels.clone();
+        labels.insert(
+            AGENT_ID_LABEL.to_owned(),
+            request.container.agent_id.to_string(),
+        );
+        let body = run_options::build(
+            &request.task,
+            &RunContext {
+                container_name: &name,
+                host_sandbox: &request.sandbox_mount,
+                mapped_sandbox: &self.config.mapped_sandbox,
+                labels: &labels,
+                host_memory_bytes: self.host_memory_bytes,
+            },
+        )?;
+        timed(
+            "create container",
+            self.config.call_timeout,
+            self.docker.create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name),
+                    ..Default::default()
+                }),
+                body,
+            ),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Runs `start` and returns the container's inspect taken right after it.
+    ///
+    /// The engine holds a container's lock for the whole of a start, and so does its handling
+    /// of the container's exit. An inspect sent once the start has returned therefore waits,
+    /// for a container that ends at once, until the engine has processed the exit (tens of ms
+    /// with fuse-overlayfs) - on every launch's path to TASK_RUNNING. An inspect sent while
+    /// the start is under way queues for the lock ahead of the exit and is answered the moment
+    /// the start is done, with the container running, as Mesos's executor reports it. One the
+    /// engine answers before the start took the lock shows the container not yet started; it
+    /// is sent again, paced, a few times, then the inspect is left to after the start.
+    async fn start_and_inspect(
+        &self,
+        name: &str,
+        start: impl Future<Output = Result<(), ContainerizerError>>,
+    ) -> Result<ContainerInspectResponse, ContainerizerError> {
+        type Inspecting<'a> = std::pin::Pin<
+            Box<
+                dyn Future<Output = Result<ContainerInspectResponse, ContainerizerError>>
+                    + Send
+                    + 'a,
+            >,
+        >;
+        let mut start = std::pin::pin!(start);
+        let mut attempt: Option<Inspecting<'_>> = None;
+        let mut pause = Some(Box::pin(tokio::time::sleep(Duration::ZERO)));
+        let mut sent = 0;
+        let mut early = None;
+        let started = loop {
+            tokio::select! {
+                // The start first, so its request leaves before the first inspect's.
+                biased;
+                started = &mut start => break started,
+                inspect = maybe(&mut attempt) => {
+                    attempt = None;
+                    match inspect {
+                        Ok(inspect) if has_started(&inspect) => early = Some(inspect),
+                        // Answered before the start took the lock: ask again, a little later.
+                        Ok(_) if sent < EARLY_INSPECTS => {
+                            let wait = Duration::from_millis(1 << sent.min(3));
+                            pause = Some(Box::pin(tokio::time::sleep(wait)));
+                        }
+                        Ok(_) | Err(_) => {}
+                    }
+                }
+                () = maybe(&mut pause) => {
+                    pause = None;
+                    sent += 1;
+                    attempt = Some(Box::pin(self.inspect(name)));
+                }
+            }
+        };
+        started?;
+        // An inspect still in flight was first in line for the lock: it answers at once.
+        if early.is_none() {
+            if let Some(inspect) = attempt {
+                early = inspect.await.ok().filter(has_started);
+            }
+        }
+        tracing::debug!(
+            container = name,
+            inspects = sent,
+            early = early.is_some(),
+            "started"
+        );
+        match early {
+            Some(inspect) => Ok(inspect),
+            None => self.inspect(name).await,
+        }
+    }
+
+    /// [`Self::image_present`], joining a check of the same reference already under way.
+    async fn image_present_shared(
+        &self,
+        reference: &str,
+    ) -> Result<Option<String>, ContainerizerError> {
+        let check = {
+            let mut checks = self
+                .image_checks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match checks.get(reference).and_then(WeakShared::upgrade) {
+                Some(check) => check,
+                None => {
+                    let this = self.clone();
+                    let key = reference.to_owned();
+                    let check = async move {
+                        let present = this.image_present(&key).await.map_err(|_| ());
+                        // Done: launches from now on check afresh.
+                        this.image_checks
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&key);
+                        present
+                    }
+                    .boxed()
+                    .shared();
+                    if let Some(weak) = check.downgrade() {
+                        checks.insert(reference.to_owned(), weak);
+                    }
+                    check
+                }
+            }
+        };
+        match check.await {
+            Ok(present) => Ok(present),
+            Err(()) => self.image_present(reference).await,
+        }
     }
 
     async fn image_present(&self, reference: &str) -> Result<Option<String>, ContainerizerError> {
@@ -405,7 +662,7 @@ impl Containerizer for DockerContainerizer {
         let image = docker.image.as_str();
         let reference = with_default_tag(image);
         let force = docker.force_pull_image.unwrap_or(false);
-        if !force && self.image_present(&reference).await?.is_some() {
+        if !force && self.image_present_shared(&reference).await?.is_some() {
             return Ok(Prepared { pull: None });
         }
         let started = Instant::now();
@@ -429,36 +686,32 @@ impl Containerizer for DockerContainerizer {
         })
     }
 
-    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, ContainerizerError> {
+    async fn create(&self, request: &LaunchRequest) -> Result<bool, ContainerizerError> {
+        let force_pull = request
+            .task
+            .container
+            .as_ref()
+            .and_then(|c| c.docker.as_ref())
+            .and_then(|d| d.force_pull_image)
+            .unwrap_or(false);
+        if force_pull {
+            // The pull may change what the image reference names: create after it.
+            return Ok(false);
+        }
+        self.create_container(request).await?;
+        Ok(true)
+    }
+
+    async fn launch(
+        &self,
+        request: &LaunchRequest,
+        created: bool,
+    ) -> Result<Launched, ContainerizerError> {
         let name = request.container.docker_name();
-        let mut labels = self.config.labels.clone();
-        labels.insert(
-            AGENT_ID_LABEL.to_owned(),
-            request.container.agent_id.to_string(),
-        );
-        let body = run_options::build(
-            &request.task,
-            &RunContext {
-                container_name: &name,
-                host_sandbox: &request.sandbox_mount,
-                mapped_sandbox: &self.config.mapped_sandbox,
-                labels: &labels,
-                host_memory_bytes: self.host_memory_bytes,
-            },
-        )?;
+        if !created {
+            self.create_container(request).await?;
+        }
         let timeout = self.config.call_timeout;
-        timed(
-            "create container",
-            timeout,
-            self.docker.create_container(
-                Some(CreateContainerOptions {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                }),
-                body,
-            ),
-        )
-        .await?;
         // Attach before starting, as `docker run` does, so no early output is lost.
         let attached = timed(
             "attach container",
@@ -475,16 +728,15 @@ impl Containerizer for DockerContainerizer {
             ),
         )
         .await?;
-        timed(
+        let start = timed(
             "start container",
             timeout,
             self.docker.start_container(
                 &name,
                 None::<bollard::query_parameters::StartContainerOptions>,
             ),
-        )
-        .await?;
-        let inspect = self.inspect(&name).await?;
+        );
+        let inspect = self.start_and_inspect(&name, start).await?;
         let logs: LogPump = Box::pin(pump(name, attached.output, request.sandbox.clone(), None));
         Ok(Launched {
             inspect: inspect_json(&inspect),
@@ -500,6 +752,21 @@ impl Containerizer for DockerContainerizer {
             .docker
             .wait_container(&name, None::<WaitContainerOptions>);
         match waiting.next().await {
+            // Exit status 0: nothing more to learn (an OOM kill never ends with 0), so no
+            // inspect, which is one engine call less per task.
+            Some(Ok(response))
+                if response.status_code == 0
+                    && response
+                        .error
+                        .as_ref()
+                        .and_then(|e| e.message.as_deref())
+                        .is_none_or(str::is_empty) =>
+            {
+                return Ok(Termination {
+                    exit_code: 0,
+                    oom_killed: false,
+                });
+            }
             Some(Ok(_)) | Some(Err(DockerError::DockerContainerWaitError { .. })) => {}
             Some(Err(err)) => {
                 let err = classify("wait container", err);

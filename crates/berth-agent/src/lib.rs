@@ -16,9 +16,11 @@
 //! * [`run_options`]: pure mapping of a `TaskInfo` to the Engine API's container config
 //!   (Mesos's `docker run` flags), with Mesos's error texts.
 //! * [`sandbox`]: sandbox directories and the `runs/latest` link.
-//! * [`checkpoint`]: what survives a restart (agent ID, task records, pending updates).
-//! * [`config`]: [`AgentConfig`] (also [`AgentConfig::simulated`]: no disk at all) and
-//!   Mesos's default resources.
+//! * [`checkpoint`]: what survives a restart (agent ID, one record per task with its
+//!   pending updates).
+//! * [`config`]: [`AgentConfig`] (also [`AgentConfig::simulated`]: no disk at all;
+//!   [`AgentConfig::checkpoint`] off: sandboxes but no checkpoints) and Mesos's default
+//!   resources.
 //!
 //! # Use
 //!

@@ -27,48 +27,87 @@ pub fn run_dir(
         .join(container_id.as_str())
 }
 
+/// The host path bind-mounted as the container's sandbox (what [`create`] returns): the run
+/// directory, or the link to it when its path holds a `:`.
+pub fn mount_path(
+    work_dir: &Path,
+    agent_id: &AgentId,
+    run_dir: &Path,
+    container_id: &ContainerId,
+) -> PathBuf {
+    if run_dir.to_string_lossy().contains(':') {
+        links_dir(work_dir, agent_id).join(container_id.as_str())
+    } else {
+        run_dir.to_path_buf()
+    }
+}
+
+fn links_dir(work_dir: &Path, agent_id: &AgentId) -> PathBuf {
+    work_dir
+        .join("slaves")
+        .join(agent_id.as_str())
+        .join("docker")
+        .join("links")
+}
+
 /// Creates the run directory, its `stdout`/`stderr` files and the `runs/latest` symlink.
 /// Returns the path to bind-mount into the container: the run directory itself, or, when its
 /// path holds a `:` (which a bind spec cannot express), a symlink
 /// `<work_dir>/slaves/<agent>/docker/links/<container>` to it, as Mesos does.
+///
+/// The file calls run together on tokio's blocking pool: one hop, not one per call as with
+/// `tokio::fs`, on every launch's path.
 pub async fn create(
     work_dir: &Path,
     agent_id: &AgentId,
     run_dir: &Path,
     container_id: &ContainerId,
 ) -> io::Result<PathBuf> {
-    tokio::fs::create_dir_all(run_dir).await?;
-    for name in ["stdout", "stderr"] {
-        tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(run_dir.join(name))
-            .await?;
-    }
-    if let Some(runs) = run_dir.parent() {
-        replace_symlink(Path::new(container_id.as_str()), &runs.join("latest")).await?;
-    }
-    if !run_dir.to_string_lossy().contains(':') {
-        return Ok(run_dir.to_path_buf());
-    }
-    let links = work_dir
-        .join("slaves")
-        .join(agent_id.as_str())
-        .join("docker")
-        .join("links");
-    tokio::fs::create_dir_all(&links).await?;
-    let link = links.join(container_id.as_str());
-    replace_symlink(run_dir, &link).await?;
-    Ok(link)
+    let (work_dir, agent_id, run_dir, container_id) = (
+        work_dir.to_path_buf(),
+        agent_id.clone(),
+        run_dir.to_path_buf(),
+        container_id.clone(),
+    );
+    tokio::task::spawn_blocking(move || {
+        create_blocking(&work_dir, &agent_id, &run_dir, &container_id)
+    })
+    .await
+    .map_err(io::Error::other)?
 }
 
-async fn replace_symlink(target: &Path, link: &Path) -> io::Result<()> {
-    match tokio::fs::remove_file(link).await {
+fn create_blocking(
+    work_dir: &Path,
+    agent_id: &AgentId,
+    run_dir: &Path,
+    container_id: &ContainerId,
+) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(run_dir)?;
+    for name in ["stdout", "stderr"] {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(run_dir.join(name))?;
+    }
+    if let Some(runs) = run_dir.parent() {
+        replace_symlink(Path::new(container_id.as_str()), &runs.join("latest"))?;
+    }
+    let mount = mount_path(work_dir, agent_id, run_dir, container_id);
+    if mount == run_dir {
+        return Ok(mount);
+    }
+    std::fs::create_dir_all(links_dir(work_dir, agent_id))?;
+    replace_symlink(run_dir, &mount)?;
+    Ok(mount)
+}
+
+fn replace_symlink(target: &Path, link: &Path) -> io::Result<()> {
+    match std::fs::remove_file(link) {
         Ok(()) => {}
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => return Err(err),
     }
-    tokio::fs::symlink(target, link).await
+    std::os::unix::fs::symlink(target, link)
 }
 
 #[cfg(test)]
@@ -87,6 +126,7 @@ mod tests {
         )));
         let mount = create(work.path(), &agent, &dir, &first).await.unwrap();
         assert_eq!(mount, dir);
+        assert_eq!(mount_path(work.path(), &agent, &dir, &first), dir);
         assert!(dir.join("stdout").is_file() && dir.join("stderr").is_file());
         let latest = dir.parent().unwrap().join("latest");
         assert_eq!(
@@ -111,6 +151,7 @@ mod tests {
         let id = ContainerId::random();
         let dir = run_dir(work.path(), &agent, &fw, "app:1", &id);
         let mount = create(work.path(), &agent, &dir, &id).await.unwrap();
+        assert_eq!(mount, mount_path(work.path(), &agent, &dir, &id));
         assert!(!mount.to_string_lossy().contains(':'));
         assert_eq!(std::fs::read_link(&mount).unwrap(), dir);
     }

@@ -111,7 +111,11 @@ impl Containerizer for SimulatedContainerizer {
         Ok(Prepared::default())
     }
 
-    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, ContainerizerError> {
+    async fn launch(
+        &self,
+        request: &LaunchRequest,
+        _created: bool,
+    ) -> Result<Launched, ContainerizerError> {
         // Register the container now, so a kill between launch and wait is not lost.
         self.signal(&request.container.container_id);
         Ok(Launched {

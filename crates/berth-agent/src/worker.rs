@@ -5,7 +5,9 @@
 //! Launch: sandbox → image (Mesos's PULLING; a kill here ends the task with
 //! `REASON_TASK_KILLED_DURING_LAUNCH`) → TASK_STARTING → create + start → TASK_RUNNING → wait,
 //! with kills interrupting → terminal update → remove the container after the remove delay.
-//! A recovered task (after an agent restart) joins at "wait".
+//! Without URIs to fetch, the sandbox, the image check and the container's create run at once
+//! (the create is undone if the launch ends before TASK_STARTING); the updates' order is the
+//! same. A recovered task (after an agent restart) joins at "wait".
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -220,32 +222,23 @@ impl<C: Containerizer> Worker<C> {
     }
 
     async fn launch(&mut self) {
-        let created = if self.create_sandbox {
-            sandbox::create(
+        let uris = self
+            .task
+            .command
+            .as_ref()
+            .map(|c| c.uris.clone())
+            .unwrap_or_default();
+        let fetching = self.create_sandbox && !uris.is_empty();
+        let containerizer = Arc::clone(&self.containerizer);
+        let mount = if self.create_sandbox {
+            sandbox::mount_path(
                 &self.work_dir,
                 &self.container.agent_id,
                 &self.sandbox,
                 &self.container.container_id,
             )
-            .await
         } else {
-            Ok(self.sandbox.clone())
-        };
-        let mount = match created {
-            Ok(mount) => mount,
-            Err(err) => {
-                let message = format!(
-                    "Failed to launch container: cannot create the sandbox {}: {err}",
-                    self.sandbox.display()
-                );
-                self.fail_launch(
-                    TaskState::TaskFailed,
-                    Reason::ContainerLaunchFailed,
-                    message,
-                )
-                .await;
-                return;
-            }
+            self.sandbox.clone()
         };
         let request = LaunchRequest {
             container: self.container.clone(),
@@ -254,16 +247,60 @@ impl<C: Containerizer> Worker<C> {
             sandbox: self.sandbox.clone(),
             sandbox_mount: mount,
         };
+        // Without URIs, Mesos's FETCHING phase is empty, and nothing before the start needs
+        // the sandbox: making it, checking the image (PULLING) and creating the container go
+        // at once instead of one after the other on every launch's path. A container created
+        // ahead is removed when the launch ends before TASK_STARTING.
+        let mut ahead = (!fetching).then(|| Box::pin(containerizer.create(&request)));
+        let mut ahead_done = None;
+        let mut early_prepare = (!fetching).then(|| Box::pin(containerizer.prepare(&request)));
+        let mut early_prepared = None;
+        let created = {
+            let create = self.create_sandbox.then(|| {
+                let (work_dir, agent_id, sandbox, container_id) = (
+                    self.work_dir.clone(),
+                    self.container.agent_id.clone(),
+                    self.sandbox.clone(),
+                    self.container.container_id.clone(),
+                );
+                async move { sandbox::create(&work_dir, &agent_id, &sandbox, &container_id).await }
+            });
+            let mut create = std::pin::pin!(async {
+                match create {
+                    Some(create) => create.await,
+                    None => Ok(self.sandbox.clone()),
+                }
+            });
+            loop {
+                tokio::select! {
+                    created = &mut create => break created,
+                    prepared = maybe(&mut early_prepare), if early_prepared.is_none() => {
+                        early_prepared = Some(prepared);
+                    }
+                    made = maybe(&mut ahead), if ahead_done.is_none() => {
+                        ahead_done = Some(made);
+                    }
+                }
+            }
+        };
+        if let Err(err) = created {
+            let message = format!(
+                "Failed to launch container: cannot create the sandbox {}: {err}",
+                self.sandbox.display()
+            );
+            self.fail_launch(
+                TaskState::TaskFailed,
+                Reason::ContainerLaunchFailed,
+                message,
+            )
+            .await;
+            self.discard_ahead(ahead_done, ahead).await;
+            return;
+        }
 
         // Mesos's FETCHING phase: the task's URIs into the sandbox (real sandboxes only;
         // simulated agents write nothing).
-        let uris = self
-            .task
-            .command
-            .as_ref()
-            .map(|c| c.uris.clone())
-            .unwrap_or_default();
-        if self.create_sandbox && !uris.is_empty() {
+        if fetching {
             let fetched = tokio::select! {
                 r = crate::fetcher::fetch_all(&uris, &self.sandbox, self.fetch_timeout) => r,
                 Some(_) = self.kills.recv() => {
@@ -288,17 +325,33 @@ impl<C: Containerizer> Worker<C> {
         }
 
         // Mesos's PULLING phase: the task has not reached an executor yet.
-        let containerizer = Arc::clone(&self.containerizer);
-        let prepared = tokio::select! {
-            prepared = containerizer.prepare(&request) => prepared,
-            Some(_) = self.kills.recv() => {
-                self.fail_launch(
-                    TaskState::TaskKilled,
-                    Reason::TaskKilledDuringLaunch,
-                    "Killed before delivery to the executor".to_owned(),
-                )
-                .await;
-                return;
+        let prepared = match early_prepared {
+            Some(prepared) => prepared,
+            None => {
+                let mut prepare =
+                    early_prepare.unwrap_or_else(|| Box::pin(containerizer.prepare(&request)));
+                let killed = loop {
+                    tokio::select! {
+                        prepared = &mut prepare => break Ok(prepared),
+                        Some(_) = self.kills.recv() => break Err(()),
+                        made = maybe(&mut ahead), if ahead_done.is_none() => {
+                            ahead_done = Some(made);
+                        }
+                    }
+                };
+                match killed {
+                    Ok(prepared) => prepared,
+                    Err(()) => {
+                        self.fail_launch(
+                            TaskState::TaskKilled,
+                            Reason::TaskKilledDuringLaunch,
+                            "Killed before delivery to the executor".to_owned(),
+                        )
+                        .await;
+                        self.discard_ahead(ahead_done, ahead).await;
+                        return;
+                    }
+                }
             }
         };
         let prepared = match prepared {
@@ -311,6 +364,7 @@ impl<C: Containerizer> Worker<C> {
                     message,
                 )
                 .await;
+                self.discard_ahead(ahead_done, ahead).await;
                 return;
             }
         };
@@ -319,7 +373,15 @@ impl<C: Containerizer> Worker<C> {
         starting.message = starting_message(&prepared);
         self.emit(starting).await;
 
-        let launched = match containerizer.launch(&request).await {
+        // A create ahead that failed (the image was missing, say) is made again by `launch`,
+        // whose errors are then reported as they would have been without it.
+        let created = match (ahead_done, ahead) {
+            (Some(made), _) => made,
+            (None, Some(making)) => making.await,
+            (None, None) => Ok(false),
+        };
+        let created = matches!(created, Ok(true));
+        let launched = match containerizer.launch(&request, created).await {
             Ok(launched) => launched,
             Err(ContainerizerError::Options(err)) => {
                 let mut failed = self.status(TaskState::TaskFailed, Source::Executor);
@@ -346,6 +408,27 @@ impl<C: Containerizer> Worker<C> {
         self.emit(running).await;
 
         self.supervise(Some(launched.logs), None).await;
+    }
+
+    /// Removes a container created ahead ([`Containerizer::create`]) for a launch that ended
+    /// before TASK_STARTING: Mesos would never have created it.
+    async fn discard_ahead<F>(
+        &self,
+        done: Option<Result<bool, ContainerizerError>>,
+        pending: Option<F>,
+    ) where
+        F: Future<Output = Result<bool, ContainerizerError>>,
+    {
+        let created = match (done, pending) {
+            (Some(made), _) => made,
+            (None, Some(making)) => making.await,
+            (None, None) => Ok(false),
+        };
+        if matches!(created, Ok(true)) {
+            if let Err(err) = self.containerizer.remove(&self.container).await {
+                tracing::warn!(container_id = %self.container.container_id, error = %err, "cannot remove the container");
+            }
+        }
     }
 
     async fn recover(

@@ -208,7 +208,6 @@ async fn a_restarted_agent_recovers_running_exited_and_orphaned_containers() {
         Duration::from_millis(50),
         || async {
             berth_agent::checkpoint::load(work.path())
-                .await
                 .unwrap()
                 .tasks
                 .is_empty()

@@ -24,8 +24,10 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 
 use crate::call::Encoding;
+use crate::completed::CompletedTasks;
 use crate::config::MasterConfig;
 use crate::error::ApiError;
+use crate::state_json::{task_entry, AgentJson, StateDoc};
 use crate::store::{AgentRecord, FrameworkRecord, Identity, Store};
 use crate::validation::{
     framework_roles, has_capability, validate_framework_info, validate_suppressed, validate_task,
@@ -65,8 +67,8 @@ pub(crate) enum Command {
     FromAgent { link: u64, msg: Box<AgentToMaster> },
     /// Agent link `link` closed.
     AgentLinkClosed { link: u64 },
-    /// Render `/state`.
-    State { reply: oneshot::Sender<String> },
+    /// Take a `/state` snapshot.
+    State { reply: oneshot::Sender<StateDoc> },
 }
 
 /// The answer to SUBSCRIBE: the stream ID and the event records.
@@ -151,7 +153,8 @@ pub(crate) struct Framework {
     pub recovered: bool,
     pub failover_deadline: Option<Instant>,
     pub tasks: BTreeMap<TaskId, Task>,
-    pub completed_tasks: VecDeque<Task>,
+    /// Their `/state` entries only (see [`CompletedTasks`]).
+    pub completed_tasks: CompletedTasks,
     pub offers: BTreeSet<OfferId>,
 }
 
@@ -174,6 +177,8 @@ pub(crate) struct Agent {
     pub link: Option<u64>,
     pub registered_time: f64,
     pub reregistered_time: Option<f64>,
+    /// Its `/state` entry's unchanging parts, rendered on first use.
+    pub state_json: AgentJson,
 }
 
 impl Agent {
@@ -346,7 +351,7 @@ impl MasterActor {
                     recovered: false,
                     failover_deadline: None,
                     tasks: BTreeMap::new(),
-                    completed_tasks: VecDeque::new(),
+                    completed_tasks: CompletedTasks::default(),
                     offers: BTreeSet::new(),
                 });
             } else {
@@ -552,7 +557,7 @@ impl MasterActor {
             Command::FromAgent { link, msg } => self.on_agent_message(link, *msg),
             Command::AgentLinkClosed { link } => self.agent_link_closed(link),
             Command::State { reply } => {
-                let _ = reply.send(crate::state_json::render(self));
+                let _ = reply.send(crate::state_json::snapshot(self));
             }
         }
     }
@@ -782,7 +787,7 @@ impl MasterActor {
                     recovered: false,
                     failover_deadline: None,
                     tasks: BTreeMap::new(),
-                    completed_tasks: VecDeque::new(),
+                    completed_tasks: CompletedTasks::default(),
                     offers: BTreeSet::new(),
                 },
             );
@@ -880,9 +885,8 @@ impl MasterActor {
             }
             push_status(&mut task.statuses, &killed);
             self.release_task_resources(&mut task);
-            push_completed(
-                &mut fw.completed_tasks,
-                task,
+            fw.completed_tasks.push(
+                &task_entry(&task),
                 self.config.max_completed_tasks_per_framework,
             );
         }
@@ -1713,7 +1717,7 @@ impl MasterActor {
         };
         self.release_task_resources(&mut task);
         if let Some(fw) = self.frameworks.get_mut(fid) {
-            push_completed(&mut fw.completed_tasks, task, max);
+            fw.completed_tasks.push(&task_entry(&task), max);
         }
         debug!(framework_id = %fid, task_id = %tid, "task completed");
     }
@@ -1965,6 +1969,7 @@ impl MasterActor {
                 link: Some(link),
                 registered_time,
                 reregistered_time: reregistered.then_some(now),
+                state_json: AgentJson::default(),
             },
         );
         if let Some(l) = self.links.get_mut(&link) {
@@ -2035,7 +2040,7 @@ impl MasterActor {
                         recovered: true,
                         failover_deadline: Some(deadline_after(timeout)),
                         tasks: BTreeMap::new(),
-                        completed_tasks: VecDeque::new(),
+                        completed_tasks: CompletedTasks::default(),
                         offers: BTreeSet::new(),
                     },
                 );
@@ -2260,13 +2265,6 @@ fn push_status(statuses: &mut Vec<TaskStatus>, status: &TaskStatus) {
     match statuses.last_mut() {
         Some(last) if last.state == s.state => *last = s,
         _ => statuses.push(s),
-    }
-}
-
-fn push_completed(list: &mut VecDeque<Task>, task: Task, max: usize) {
-    list.push_back(task);
-    while list.len() > max {
-        list.pop_front();
     }
 }
 

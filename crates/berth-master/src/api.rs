@@ -63,21 +63,18 @@ async fn state(
     State(h): State<MasterHandle>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    match h.state_json().await {
-        // `?jsonp=<callback>` wraps the document, as Mesos does.
-        Ok(s) => match q.get("jsonp") {
-            Some(cb) => {
-                let mut r = (StatusCode::OK, format!("{cb}({s});")).into_response();
-                r.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/javascript"),
-                );
-                r
-            }
-            None => json_response(s),
-        },
-        Err(_) => ApiError::Unavailable.into_response(),
-    }
+    let Ok(doc) = h.state_doc().await else {
+        return ApiError::Unavailable.into_response();
+    };
+    // `?jsonp=<callback>` wraps the document, as Mesos does.
+    let (body, content_type) = match q.get("jsonp") {
+        Some(cb) => (doc.into_body(format!("{cb}("), ");"), "text/javascript"),
+        None => (doc.into_body(String::new(), ""), "application/json"),
+    };
+    let mut r = Response::new(Body::new(body));
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
 }
 
 fn json_response(body: String) -> Response {

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::store::Durability;
+
 /// The master's settings. [`MasterConfig::new`] gives Mesos's defaults; tests shrink the
 /// intervals.
 #[derive(Debug, Clone)]
@@ -37,6 +39,9 @@ pub struct MasterConfig {
     pub max_completed_frameworks: usize,
     /// Mesos's `--max_completed_tasks_per_framework` (default 1000).
     pub max_completed_tasks_per_framework: usize,
+    /// How `master.db` is written: durable by default; ephemeral for a master whose work dir
+    /// does not outlive its process.
+    pub durability: Durability,
 }
 
 impl MasterConfig {
@@ -56,6 +61,7 @@ impl MasterConfig {
             max_body_bytes: 16 * 1024 * 1024,
             max_completed_frameworks: 50,
             max_completed_tasks_per_framework: 1000,
+            durability: Durability::Durable,
         }
     }
 }

@@ -13,7 +13,9 @@
 //! * `actor`: the master actor, sole owner of frameworks, agents, offers, tasks, the
 //!   allocator and the store.
 //! * `api`: the axum routes; handlers talk to the actor with oneshot replies.
-//! * `state_json`: the `/state` and `/version` documents.
+//! * `state_json`: the `/state` and `/version` documents; `/state` is a snapshot the actor
+//!   takes and the HTTP layer streams.
+//! * `completed`: completed tasks, kept as their `/state` entries only (LZ4 blocks).
 //! * [`store`]: persistence in `<work_dir>/master.db`.
 //!
 //! # Where berth's master differs from Mesos
@@ -54,6 +56,7 @@
 mod actor;
 mod api;
 pub mod call;
+mod completed;
 pub mod config;
 pub mod error;
 mod state_json;
@@ -128,6 +131,11 @@ impl MasterHandle {
 
     /// The `/state` document.
     pub async fn state_json(&self) -> Result<String, MasterGone> {
+        Ok(self.state_doc().await?.into_string())
+    }
+
+    /// A `/state` snapshot: the actor only takes it, the bytes are put together by the caller.
+    pub(crate) async fn state_doc(&self) -> Result<state_json::StateDoc, MasterGone> {
         let (reply, rx) = oneshot::channel();
         self.send(Command::State { reply }).await?;
         rx.await.map_err(|_| MasterGone)
@@ -149,7 +157,7 @@ pub struct Master {
 impl Master {
     /// Opens the work dir's store (creating the master's identity on first use).
     pub fn open(config: MasterConfig) -> Result<Master> {
-        let (store, identity) = Store::open(&config.work_dir)?;
+        let (store, identity) = Store::open_with(&config.work_dir, config.durability)?;
         let records = store.frameworks()?;
         let agents = store.agents()?;
         let (tx, rx) = mpsc::channel(config.command_buffer.max(1));
@@ -236,6 +244,9 @@ async fn serve(
                     tracing::debug!(%peer, error = %e, "TCP_NODELAY");
                 }
                 let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+                // No pipeline_flush: it would answer a scheduler's pipelined ACKNOWLEDGEs in
+                // one write, but it also makes hyper gather whole bodies (a 100 MB /state)
+                // and keeps every event stream's write buffer at its largest.
                 let conn = hyper::server::conn::http1::Builder::new()
                     .title_case_headers(true)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);

@@ -1,12 +1,27 @@
 //! `GET /state`: Mesos's hand-written dashboard JSON (spec §6), keys in Mesos's order, written
 //! with the same compact writer as the event stream.
+//!
+//! The document is large (at 10,000 agents and 100,000 completed tasks, ~110 MB), and nearly
+//! all of it is completed tasks' entries, rendered once when each task completes and kept
+//! compressed ([`CompletedTasks`](crate::completed::CompletedTasks)). The actor only renders
+//! the rest into a [`StateDoc`], with the completed tasks' blocks spliced in by reference;
+//! whoever asked puts the bytes together (or streams them as an HTTP body), outside the actor.
+
+use std::cell::OnceCell;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use berth_core::resources::Resources;
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
 use mesos_proto::json::Writer;
 use mesos_proto::v1::{value, Attribute, TaskStatus};
 use mesos_proto::MesosJson;
 
-use crate::actor::{Framework, MasterActor, Task, MESOS_VERSION};
+use crate::actor::{Agent, Framework, MasterActor, Task, MESOS_VERSION};
+use crate::completed::Piece;
 
 /// The build date `/state` and `/version` report.
 pub const BUILD_DATE: &str = "2026-11-26 00:00:00";
@@ -29,8 +44,147 @@ pub fn version_json() -> String {
     w.finish()
 }
 
-pub(crate) fn render(m: &MasterActor) -> String {
-    let mut w = Writer::default();
+/// A `/state` document as the actor hands it out: the text it rendered, and the completed
+/// tasks' blocks to splice into it, shared rather than copied. Putting the bytes together (or
+/// streaming them) is left to whoever asked, outside the actor.
+#[derive(Debug)]
+pub(crate) struct StateDoc {
+    text: String,
+    /// Byte offsets of `text` and the pieces that go there, in order.
+    splices: Vec<(usize, Vec<Piece>)>,
+}
+
+impl StateDoc {
+    /// The document's length in bytes.
+    pub fn len(&self) -> usize {
+        let pieces: usize = self
+            .splices
+            .iter()
+            .flat_map(|(_, pieces)| pieces)
+            .map(Piece::len)
+            .sum();
+        self.text.len() + pieces
+    }
+
+    /// The document's text.
+    pub fn into_string(self) -> String {
+        let mut out = Vec::with_capacity(self.len());
+        let mut at = 0;
+        for (offset, pieces) in &self.splices {
+            out.extend_from_slice(self.text.as_bytes().get(at..*offset).unwrap_or_default());
+            for p in pieces {
+                p.append_to(&mut out);
+            }
+            at = *offset;
+        }
+        out.extend_from_slice(self.text.as_bytes().get(at..).unwrap_or_default());
+        // Only ever UTF-8: text and entries come from `Writer`s.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
+    /// The document as an HTTP body of known length between `prefix` and `suffix` (for
+    /// JSONP). Completed tasks' blocks are decompressed one at a time as the body is sent.
+    pub fn into_body(self, prefix: String, suffix: &'static str) -> StateBody {
+        let mut frames = VecDeque::with_capacity(2 * self.splices.len() + 3);
+        let push_bytes = |frames: &mut VecDeque<Part>, mut b: Bytes| {
+            while !b.is_empty() {
+                frames.push_back(Part::Bytes(b.split_to(b.len().min(FRAME_BYTES))));
+            }
+        };
+        push_bytes(&mut frames, Bytes::from(prefix));
+        let text = Bytes::from(self.text);
+        let mut at = 0;
+        for (offset, pieces) in self.splices {
+            push_bytes(&mut frames, text.slice(at..offset));
+            frames.extend(pieces.into_iter().map(Part::Piece));
+            at = offset;
+        }
+        push_bytes(&mut frames, text.slice(at..));
+        push_bytes(&mut frames, Bytes::from_static(suffix.as_bytes()));
+        frames.retain(|f| f.len() > 0);
+        let remaining = frames.iter().map(|f| f.len() as u64).sum();
+        StateBody {
+            frames,
+            remaining,
+            burst: 0,
+        }
+    }
+}
+
+/// A part of a [`StateBody`].
+#[derive(Debug)]
+enum Part {
+    Bytes(Bytes),
+    Piece(Piece),
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        match self {
+            Part::Bytes(b) => b.len(),
+            Part::Piece(p) => p.len(),
+        }
+    }
+}
+
+/// The largest frame of a [`StateBody`] (its own text is sliced to this).
+const FRAME_BYTES: usize = 256 * 1024;
+
+/// A [`StateBody`] pauses once after handing out this much, so hyper writes what it has
+/// gathered before asking for more: writing overlaps producing and no buffer ever holds the
+/// whole document (with `pipeline_flush` on, hyper would otherwise copy all of it first).
+const BURST_BYTES: usize = 1024 * 1024;
+
+/// The `/state` response body: a [`StateDoc`]'s pieces, length known up front (so hyper sends
+/// `Content-Length`, as for any other answer).
+#[derive(Debug)]
+pub(crate) struct StateBody {
+    frames: VecDeque<Part>,
+    remaining: u64,
+    /// Bytes handed out since the last pause.
+    burst: usize,
+}
+
+impl Body for StateBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        if self.burst >= BURST_BYTES {
+            self.burst = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let frame = self.frames.pop_front().map(|part| match part {
+            Part::Bytes(b) => b,
+            Part::Piece(p) => p.to_bytes(),
+        });
+        if let Some(f) = &frame {
+            self.remaining = self.remaining.saturating_sub(f.len() as u64);
+            self.burst += f.len();
+        }
+        Poll::Ready(frame.map(|f| Ok(Frame::data(f))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// The `/state` document, its completed tasks by reference.
+pub(crate) fn snapshot(m: &MasterActor) -> StateDoc {
+    let live_tasks: usize = m.frameworks.values().map(|f| f.tasks.len()).sum();
+    let guess = 4096 + 1024 * m.agents.len() + 2048 * m.frameworks.len() + 1536 * live_tasks;
+    let mut w = Writer::with_buffer(String::with_capacity(guess));
+    let mut splices = Vec::new();
     let pid = m.master_info.pid.clone().unwrap_or_default();
     w.begin_object();
     w.key("version");
@@ -108,14 +262,14 @@ pub(crate) fn render(m: &MasterActor) -> String {
     w.begin_array();
     for f in m.frameworks.values() {
         w.element();
-        write_framework(m, f, &mut w);
+        write_framework(m, f, &mut w, &mut splices);
     }
     w.end_array();
     w.key("completed_frameworks");
     w.begin_array();
     for f in &m.completed_frameworks {
         w.element();
-        write_framework(m, f, &mut w);
+        write_framework(m, f, &mut w, &mut splices);
     }
     w.end_array();
     w.key("orphan_tasks");
@@ -125,7 +279,10 @@ pub(crate) fn render(m: &MasterActor) -> String {
     w.begin_array();
     w.end_array();
     w.end_object();
-    w.finish()
+    StateDoc {
+        text: w.finish(),
+        splices,
+    }
 }
 
 fn write_flags(m: &MasterActor, w: &mut Writer) {
@@ -196,28 +353,52 @@ fn write_attributes(attrs: &[Attribute], w: &mut Writer) {
     w.end_object();
 }
 
-fn write_agent(m: &MasterActor, a: &crate::actor::Agent, w: &mut Writer) {
+/// What [`Resources::write_summary`] writes for no resources.
+const NO_RESOURCES: &str = r#"{"disk":0.0,"mem":0.0,"gpus":0.0,"cpus":0.0}"#;
+
+fn write_summary(r: &Resources, w: &mut Writer) {
+    if r.is_empty() {
+        w.raw(NO_RESOURCES);
+    } else {
+        r.write_summary(w);
+    }
+}
+
+/// The parts of an agent's `/state` entry that stay as they are while it stays registered
+/// (everything but its used and offered resources and whether it is active), rendered the
+/// first time a snapshot needs them. A (re-)registration makes a new [`Agent`] and so a new
+/// cache.
+#[derive(Debug, Default)]
+pub(crate) struct AgentJson(OnceCell<AgentParts>);
+
+#[derive(Debug)]
+struct AgentParts {
+    /// `{"id":..` to `"resources":{..}`.
+    head: Box<str>,
+    /// `,"reserved_resources":{},"unreserved_resources":{..}`.
+    middle: Box<str>,
+    /// `,"version":..` to the closing `}`.
+    tail: Box<str>,
+}
+
+/// Renders what follows a `{` with `write`, for splicing in after a value.
+fn continuation(write: impl FnOnce(&mut Writer)) -> Box<str> {
+    let mut w = Writer::with_buffer(String::from("{"));
+    write(&mut w);
+    let mut s = w.finish();
+    s.replace_range(..1, ",");
+    s.into_boxed_str()
+}
+
+fn agent_parts(m: &MasterActor, a: &Agent) -> AgentParts {
     let reg = &a.registration;
     let ip = m
         .master_info
         .address
         .as_ref()
-        .and_then(|x| x.ip.clone())
+        .and_then(|x| x.ip.as_deref())
         .unwrap_or_default();
-    let (used, offered) = match m.allocator.agent(&a.id) {
-        Some(v) => (v.used.clone(), v.offered.clone()),
-        None => {
-            let mut used = Resources::new();
-            for f in m.frameworks.values() {
-                for t in f.tasks.values() {
-                    if t.agent_id == a.id && !t.state.releases_resources() {
-                        used.add(&t.resources);
-                    }
-                }
-            }
-            (used, Resources::new())
-        }
-    };
+    let mut w = Writer::default();
     w.begin_object();
     w.key("id");
     w.string(a.id.as_str());
@@ -226,7 +407,7 @@ fn write_agent(m: &MasterActor, a: &crate::actor::Agent, w: &mut Writer) {
     w.key("port");
     w.uint(u64::from(reg.port));
     w.key("attributes");
-    write_attributes(&reg.attributes, w);
+    write_attributes(&reg.attributes, &mut w);
     w.key("pid");
     w.string(&format!("slave(1)@{ip}:{}", reg.port));
     w.key("registered_time");
@@ -236,48 +417,84 @@ fn write_agent(m: &MasterActor, a: &crate::actor::Agent, w: &mut Writer) {
         w.double(t);
     }
     w.key("resources");
-    a.total.write_summary(w);
-    w.key("used_resources");
-    used.write_summary(w);
-    w.key("offered_resources");
-    offered.write_summary(w);
-    w.key("reserved_resources");
-    w.begin_object();
-    w.end_object();
-    w.key("unreserved_resources");
-    a.total.write_summary(w);
+    write_summary(&a.total, &mut w);
+    let head = w.finish().into_boxed_str();
+    let middle = continuation(|w| {
+        w.key("reserved_resources");
+        w.begin_object();
+        w.end_object();
+        w.key("unreserved_resources");
+        write_summary(&a.total, w);
+    });
+    let tail = continuation(|w| {
+        w.key("version");
+        w.string(MESOS_VERSION);
+        w.key("capabilities");
+        w.begin_array();
+        // What a Mesos 1.12 agent declares (as recorded from a real one).
+        for c in [
+            "MULTI_ROLE",
+            "HIERARCHICAL_ROLE",
+            "RESERVATION_REFINEMENT",
+            "RESOURCE_PROVIDER",
+            "RESIZE_VOLUME",
+            "AGENT_OPERATION_FEEDBACK",
+            "AGENT_DRAINING",
+            "TASK_RESOURCE_LIMITS",
+        ] {
+            w.element();
+            w.string(c);
+        }
+        w.end_array();
+        if reg.simulated {
+            w.key("simulated");
+            w.bool(true);
+        }
+        w.end_object();
+    });
+    AgentParts { head, middle, tail }
+}
+
+fn write_agent(m: &MasterActor, a: &Agent, w: &mut Writer) {
+    let parts = a.state_json.0.get_or_init(|| agent_parts(m, a));
+    w.raw(&parts.head);
+    match m.allocator.agent(&a.id) {
+        Some(v) => {
+            w.key("used_resources");
+            write_summary(&v.used, w);
+            w.key("offered_resources");
+            write_summary(&v.offered, w);
+        }
+        None => {
+            let mut used = Resources::new();
+            for f in m.frameworks.values() {
+                for t in f.tasks.values() {
+                    if t.agent_id == a.id && !t.state.releases_resources() {
+                        used.add(&t.resources);
+                    }
+                }
+            }
+            w.key("used_resources");
+            write_summary(&used, w);
+            w.key("offered_resources");
+            w.raw(NO_RESOURCES);
+        }
+    }
+    w.raw(&parts.middle);
     w.key("active");
     w.bool(a.active());
     w.key("deactivated");
     w.bool(!a.active());
-    w.key("version");
-    w.string(MESOS_VERSION);
-    w.key("capabilities");
-    w.begin_array();
-    // What a Mesos 1.12 agent declares (as recorded from a real one).
-    for c in [
-        "MULTI_ROLE",
-        "HIERARCHICAL_ROLE",
-        "RESERVATION_REFINEMENT",
-        "RESOURCE_PROVIDER",
-        "RESIZE_VOLUME",
-        "AGENT_OPERATION_FEEDBACK",
-        "AGENT_DRAINING",
-        "TASK_RESOURCE_LIMITS",
-    ] {
-        w.element();
-        w.string(c);
-    }
-    w.end_array();
-    if reg.simulated {
-        w.key("simulated");
-        w.bool(true);
-    }
-    w.end_object();
+    w.raw(&parts.tail);
 }
 
 #[allow(deprecated)] // `FrameworkInfo.role` is shown for non-MULTI_ROLE frameworks.
-fn write_framework(m: &MasterActor, f: &Framework, w: &mut Writer) {
+fn write_framework(
+    m: &MasterActor,
+    f: &Framework,
+    w: &mut Writer,
+    splices: &mut Vec<(usize, Vec<Piece>)>,
+) {
     let mut used = Resources::new();
     for t in f.tasks.values() {
         if t.holds_resources {
@@ -296,9 +513,9 @@ fn write_framework(m: &MasterActor, f: &Framework, w: &mut Writer) {
     w.key("name");
     w.string(&info.name);
     w.key("used_resources");
-    used.write_summary(w);
+    write_summary(&used, w);
     w.key("offered_resources");
-    offered.write_summary(w);
+    write_summary(&offered, w);
     w.key("capabilities");
     w.begin_array();
     for c in &info.capabilities {
@@ -337,7 +554,7 @@ fn write_framework(m: &MasterActor, f: &Framework, w: &mut Writer) {
         w.string(p);
     }
     w.key("resources");
-    used.plus(&offered).write_summary(w);
+    write_summary(&used.plus(&offered), w);
     if let Some(t) = f.reregistered_time {
         if t != f.registered_time {
             w.key("reregistered_time");
@@ -372,9 +589,10 @@ fn write_framework(m: &MasterActor, f: &Framework, w: &mut Writer) {
     w.end_array();
     w.key("completed_tasks");
     w.begin_array();
-    for t in &f.completed_tasks {
-        w.element();
-        write_task(t, w);
+    if !f.completed_tasks.is_empty() {
+        let text = std::mem::take(w).finish();
+        splices.push((text.len(), f.completed_tasks.pieces()));
+        *w = Writer::with_buffer(text);
     }
     w.end_array();
     w.key("offers");
@@ -394,7 +612,7 @@ fn write_framework(m: &MasterActor, f: &Framework, w: &mut Writer) {
         w.key("slave_id");
         w.string(o.agent_id.as_str());
         w.key("resources");
-        o.resources.write_summary(w);
+        write_summary(&o.resources, w);
         w.end_object();
     }
     w.end_array();
@@ -417,9 +635,16 @@ fn write_labels(labels: &mesos_proto::v1::Labels, w: &mut Writer) {
     w.begin_array();
     for l in &labels.labels {
         w.element();
-        w.raw(&l.to_json_string());
+        l.write_json(w);
     }
     w.end_array();
+}
+
+/// `t`'s entry in a `tasks` or `completed_tasks` list.
+pub(crate) fn task_entry(t: &Task) -> String {
+    let mut w = Writer::with_buffer(String::with_capacity(2048));
+    write_task(t, &mut w);
+    w.finish()
 }
 
 fn write_task(t: &Task, w: &mut Writer) {
@@ -443,7 +668,7 @@ fn write_task(t: &Task, w: &mut Writer) {
     w.key("state");
     w.string(t.state.as_str_name());
     w.key("resources");
-    Resources::from_proto_lossy(&t.info.resources).write_summary(w);
+    write_summary(&Resources::from_proto_lossy(&t.info.resources), w);
     if !t.info.limits.is_empty() {
         w.key("limits");
         w.begin_object();
@@ -470,15 +695,15 @@ fn write_task(t: &Task, w: &mut Writer) {
     }
     if let Some(d) = &t.info.discovery {
         w.key("discovery");
-        w.raw(&d.to_json_string());
+        d.write_json(w);
     }
     if let Some(c) = &t.info.container {
         w.key("container");
-        w.raw(&c.to_json_string());
+        c.write_json(w);
     }
     if let Some(h) = &t.info.health_check {
         w.key("health_check");
-        w.raw(&h.to_json_string());
+        h.write_json(w);
     }
     w.end_object();
 }
@@ -501,11 +726,104 @@ fn write_status(s: &TaskStatus, w: &mut Writer) {
     }
     if let Some(cs) = &s.container_status {
         w.key("container_status");
-        w.raw(&cs.to_json_string());
+        cs.write_json(w);
     }
     if let Some(h) = s.healthy {
         w.key("healthy");
         w.bool(h);
     }
     w.end_object();
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::completed::CompletedTasks;
+
+    /// A document with two lists of `n` entries spliced in.
+    fn doc(lists: &[&CompletedTasks]) -> StateDoc {
+        let mut text = String::from("{");
+        let mut splices = Vec::new();
+        for (i, list) in lists.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!("\"l{i}\":["));
+            splices.push((text.len(), list.pieces()));
+            text.push(']');
+        }
+        text.push('}');
+        StateDoc { text, splices }
+    }
+
+    /// The body's text, and how often it paused.
+    fn body_text(mut body: StateBody) -> (String, usize) {
+        let mut sent = Vec::new();
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut pauses = 0;
+        loop {
+            let frame = match Pin::new(&mut body).poll_frame(&mut cx) {
+                Poll::Ready(Some(frame)) => frame,
+                Poll::Ready(None) => break,
+                Poll::Pending => {
+                    pauses += 1;
+                    continue;
+                }
+            };
+            let data = frame.unwrap().into_data().unwrap();
+            assert!(!data.is_empty());
+            sent.extend_from_slice(&data);
+            assert_eq!(
+                body.size_hint().exact(),
+                Some(body.frames.iter().map(|f| f.len() as u64).sum())
+            );
+        }
+        assert!(body.is_end_stream());
+        (String::from_utf8(sent).unwrap(), pauses)
+    }
+
+    #[test]
+    fn no_resources_read_as_the_summary_writes_them() {
+        assert_eq!(Resources::new().summary_json(), NO_RESOURCES);
+    }
+
+    #[test]
+    fn a_snapshot_reads_the_same_as_text_and_as_a_body() {
+        let entry = |n: usize| format!(r#"{{"id":"t{n}","timestamp":{n}.25}}"#);
+        let mut many = CompletedTasks::default();
+        for n in 0..3000 {
+            many.push(&entry(n), 1000);
+        }
+        let empty = CompletedTasks::default();
+        let mut one = CompletedTasks::default();
+        one.push(&entry(7), 1000);
+        let want = format!(
+            r#"{{"l0":[{}],"l1":[],"l2":[{}]}}"#,
+            (2000..3000).map(entry).collect::<Vec<_>>().join(","),
+            entry(7)
+        );
+        let lists = [&many, &empty, &one];
+        assert_eq!(doc(&lists).len(), want.len());
+        assert_eq!(doc(&lists).into_string(), want);
+        let body = doc(&lists).into_body(String::new(), "");
+        assert_eq!(body.size_hint().exact(), Some(want.len() as u64));
+        assert_eq!(body_text(body), (want.clone(), 0));
+        let jsonp = doc(&lists).into_body("cb(".into(), ");");
+        assert_eq!(body_text(jsonp), (format!("cb({want});"), 0));
+    }
+
+    #[test]
+    fn a_large_body_pauses_now_and_then() {
+        let text = format!("[\"{}\"]", "x".repeat(5 * BURST_BYTES));
+        let doc = StateDoc {
+            text: text.clone(),
+            splices: Vec::new(),
+        };
+        let (sent, pauses) = body_text(doc.into_body(String::new(), ""));
+        assert_eq!(sent, text);
+        assert_eq!(pauses, 5);
+    }
 }

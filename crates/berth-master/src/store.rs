@@ -104,6 +104,21 @@ pub struct Identity {
     pub next_offer: u64,
 }
 
+/// How hard the store works to survive a crash of the process or of the machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Write-ahead log, `synchronous=NORMAL`: a crash of the process loses nothing, one of
+    /// the machine at most the last commits; the file is never corrupt. For `berth cluster`.
+    #[default]
+    Durable,
+    /// The database lives in memory only: for a master whose work dir is thrown away when
+    /// its process ends (`berth run`'s embedded cluster) and so is never reopened. Reads and
+    /// writes behave exactly as with [`Durability::Durable`] while the process lives, without
+    /// touching the disk: creating a WAL database costs several fsyncs, 20-40 ms on an
+    /// ordinary disk, on every `berth run`'s path.
+    Ephemeral,
+}
+
 /// The open store.
 #[derive(Debug)]
 pub struct Store {
@@ -116,10 +131,25 @@ impl Store {
     /// Opens (creating if needed) `<work_dir>/master.db`, migrating the schema, and returns it
     /// with the identity (a fresh master ID on first use).
     pub fn open(work_dir: &Path) -> Result<(Store, Identity), StoreError> {
-        std::fs::create_dir_all(work_dir)?;
-        let conn = Connection::open(work_dir.join("master.db"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Store::open_with(work_dir, Durability::Durable)
+    }
+
+    /// [`Store::open`] with the given durability ([`Durability::Ephemeral`] creates nothing
+    /// under `work_dir`).
+    pub fn open_with(
+        work_dir: &Path,
+        durability: Durability,
+    ) -> Result<(Store, Identity), StoreError> {
+        let conn = match durability {
+            Durability::Durable => {
+                std::fs::create_dir_all(work_dir)?;
+                let conn = Connection::open(work_dir.join("master.db"))?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                conn
+            }
+            Durability::Ephemeral => Connection::open_in_memory()?,
+        };
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
         )?;
@@ -388,6 +418,27 @@ mod tests {
         drop(conn);
         let (s, _) = Store::open(dir.path()).expect("migrate");
         assert!(s.agents().expect("read").is_empty());
+    }
+
+    #[test]
+    fn an_ephemeral_store_reads_back_what_it_wrote_and_leaves_no_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let work_dir = dir.path().join("master");
+        let (mut s, id) = Store::open_with(&work_dir, Durability::Ephemeral).expect("open");
+        assert!(!id.master_id.is_empty());
+        s.set_next_framework(7).expect("write");
+        s.reserve_offer(0).expect("write");
+        let rec = AgentRecord {
+            id: "M-S0".into(),
+            hostname: "h".into(),
+            port: 5051,
+        };
+        s.put_agent(&rec).expect("write");
+        assert_eq!(s.agents().expect("read"), vec![rec]);
+        assert!(
+            !work_dir.exists(),
+            "an ephemeral store writes nothing to disk"
+        );
     }
 
     #[test]

@@ -17,10 +17,11 @@ use anyhow::Context as _;
 use berth_agent::{
     Agent, AgentConfig, DockerConfig, DockerContainerizer, SimulatedConfig, SimulatedContainerizer,
 };
+use berth_master::store::Durability;
 use berth_master::{Master, MasterConfig};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 /// What the embedded cluster needs.
 #[derive(Debug, Clone)]
@@ -50,6 +51,10 @@ pub struct EmbeddedConfig {
     /// Each simulated agent's resources (Mesos text); `None` uses
     /// [`DEFAULT_SIMULATED_RESOURCES`].
     pub simulated_resources: Option<String>,
+    /// The work dir does not outlive the process (`berth run`): the master keeps its store in
+    /// memory ([`Durability::Ephemeral`]) and the agents keep no checkpoints
+    /// ([`AgentConfig::checkpoint`]); nothing would ever read them back.
+    pub ephemeral: bool,
 }
 
 /// A simulated agent's resources unless told otherwise: a typical 8-core machine.
@@ -71,6 +76,7 @@ impl EmbeddedConfig {
             simulated_agents: 0,
             simulated: SimulatedConfig::default(),
             simulated_resources: None,
+            ephemeral: false,
         }
     }
 }
@@ -91,15 +97,39 @@ impl Embedded {
     /// Opens the master, connects to Docker (when there are Docker agents), starts the agents
     /// (Docker ones first, then simulated ones) and the HTTP server.
     pub async fn start(cfg: EmbeddedConfig) -> anyhow::Result<Embedded> {
+        // The engine is reached while the master opens its store: neither waits for the other.
+        let docker = (cfg.agents > 0).then(|| {
+            let config = DockerConfig::from_agent(&AgentConfig::new(&cfg.work_dir, "localhost"));
+            AbortOnDropHandle::new(tokio::spawn(DockerContainerizer::connect(config)))
+        });
+        // On a single-threaded runtime, let the connection start (its exchange then runs on
+        // the blocking pool) before the master's opening below holds the thread.
+        tokio::task::yield_now().await;
         let mut mc = MasterConfig::new(cfg.work_dir.join("master"));
         mc.listen = cfg.listen;
         mc.hostname = cfg.hostname.clone();
         mc.heartbeat_interval = cfg.heartbeat_interval;
         mc.allocation_interval = cfg.allocation_interval;
+        if cfg.ephemeral {
+            mc.durability = Durability::Ephemeral;
+        }
         let (master, listener) = Master::bind(mc)
             .await
             .with_context(|| format!("cannot start the master on {}", cfg.listen))?;
         let addr = listener.local_addr().context("listener address")?;
+        let docker = match docker {
+            Some(connecting) => Some(
+                connecting
+                    .await
+                    .context("connecting to the Docker engine")?
+                    .context(
+                        "cannot reach the Docker engine (is dockerd running? `docker info` must work)",
+                    )?
+                    .client()
+                    .clone(),
+            ),
+            None => None,
+        };
         let handle = master.handle();
         let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
@@ -126,12 +156,13 @@ impl Embedded {
             ac.port = files.local_addr().context("agent /files address")?.port();
             file_servers.push((files, dir.clone()));
             ac.docker_remove_delay = cfg.docker_remove_delay;
+            ac.checkpoint = !cfg.ephemeral;
             ac.container_labels = cfg.container_labels.clone();
-            let containerizer = DockerContainerizer::connect(DockerConfig::from_agent(&ac))
-                .await
-                .context(
-                    "cannot reach the Docker engine (is dockerd running? `docker info` must work)",
-                )?;
+            let client = docker
+                .clone()
+                .expect("the engine is connected whenever there are Docker agents");
+            let containerizer =
+                DockerContainerizer::with_client(client, DockerConfig::from_agent(&ac));
             agent_work_dirs.push(dir);
             agents.push(Agent::new(ac, containerizer));
         }

@@ -6,11 +6,6 @@ use berth::{bench, cluster_args, embedded, logging, run, run_args};
 
 use std::process::ExitCode;
 
-/// mimalloc: measurably less time in malloc/free and in allocator lock contention than glibc's
-/// under the control plane's load (`berth bench --only control-plane`).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use clap::{Parser, Subcommand};
 
 /// Exit code for flags that cannot be used (as clap uses for usage errors).
@@ -39,12 +34,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    eprintln!("TMARK start {:.6}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64());
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    if let Command::Run(_) = cli.command {
+        // With transparent huge pages the kernel zeroes a whole 2 MiB page the first time any
+        // of it is touched: milliseconds at a time on `berth run`'s launch path (an
+        // allocation in the middle of it lands on a fresh page), for a process whose heap
+        // stays small. Without THP a first touch costs one 4 KiB page. Best effort.
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
+    // `berth run` follows one task: on one thread, the hops of its launch (agent, master,
+    // HTTP, scheduler) run back to back, where a pool hands each to another thread to wake,
+    // which costs milliseconds apiece while the engine keeps the CPUs busy with the container.
+    let mut builder = match cli.command {
+        Command::Run(_) => tokio::runtime::Builder::new_current_thread(),
+        Command::Cluster(_) | Command::Bench(_) => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("berth: cannot start the async runtime: {e}");

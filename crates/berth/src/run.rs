@@ -26,6 +26,10 @@ use crate::run_args::{ContentType, RunArgs};
 /// The exit code after Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
 
+/// How long the task's output is still followed after its terminal update on a master that is
+/// not berth's own.
+const REMOTE_LOG_GRACE: Duration = Duration::from_millis(150);
+
 /// Runs the task and returns the process exit code.
 pub async fn run(args: RunArgs, template: TaskInfo) -> anyhow::Result<i32> {
     let mut embedded = None;
@@ -36,6 +40,8 @@ pub async fn run(args: RunArgs, template: TaskInfo) -> anyhow::Result<i32> {
             let mut cfg = EmbeddedConfig::new(([127, 0, 0, 1], 0).into(), work_dir.clone());
             // A one-shot cluster: remove the container as soon as it has exited.
             cfg.docker_remove_delay = Duration::ZERO;
+            // Removed at exit, never reopened: nothing needs to survive the process.
+            cfg.ephemeral = true;
             cfg.allocation_interval = Duration::from_millis(200);
             cfg.container_labels =
                 crate::run_args::parse_labels("--container-label", &args.container_label)?;
@@ -117,6 +123,13 @@ async fn drive(
         ContentType::Protobuf => mesos_scheduler::ContentType::Protobuf,
     };
     let (scheduler, mut events) = Scheduler::new(config).context("--master")?;
+    // berth's agent has written the last bytes of the task's output when it reports the
+    // terminal state; another master's agent may still be writing them.
+    let log_grace = if embedded {
+        Duration::ZERO
+    } else {
+        REMOTE_LOG_GRACE
+    };
     let mut progress = Progress {
         launched: None,
         agent_addr: None,
@@ -199,7 +212,7 @@ async fn drive(
                                     progress.tail = find_sandbox(&status, agent_dirs, &scheduler, progress.agent_addr).map(Tail::start);
                                 }
                                 if let Some(tail) = progress.tail.take() {
-                                    tail.finish().await;
+                                    tail.finish(log_grace).await;
                                 }
                                 // Acknowledge the terminal update before tearing down, so the
                                 // agent's stream for the task is complete.
@@ -217,7 +230,7 @@ async fn drive(
         }
     };
     if let Some(tail) = progress.tail.take() {
-        tail.finish().await;
+        tail.finish(log_grace).await;
     }
     // Not a failover: the framework is done.
     if let Err(e) = scheduler.teardown().await {
@@ -443,10 +456,12 @@ impl Tail {
         Tail { stop, handle }
     }
 
-    async fn finish(self) {
-        // The agent writes the last bytes before it reports the terminal state; a short
-        // grace lets a log-following writer flush.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+    /// Stops following after a last read; `grace` first lets a writer that lags behind the
+    /// terminal update flush.
+    async fn finish(self, grace: Duration) {
+        if !grace.is_zero() {
+            tokio::time::sleep(grace).await;
+        }
         self.stop.cancel();
         let _ = self.handle.await;
     }
