@@ -89,9 +89,29 @@ impl AgentConfig {
     pub fn new(work_dir: impl Into<PathBuf>, hostname: impl Into<String>) -> Self {
         let work_dir = work_dir.into();
         let resources = default_resources(&work_dir);
+        Self::base(work_dir, hostname.into(), resources)
+    }
+
+    /// A configuration for a simulated agent: no disk (no sandboxes, no checkpoints, nothing
+    /// detected from the machine), the given resources, containers removed as soon as they
+    /// exit (the simulated containerizer keeps nothing), no stderr quoting.
+    pub fn simulated(hostname: impl Into<String>, resources: Vec<Resource>) -> Self {
+        AgentConfig {
+            docker_remove_delay: Duration::ZERO,
+            kill_orphans: false,
+            channel_capacity: 64,
+            stderr_tail_lines: 0,
+            checkpoint: false,
+            simulated: true,
+            ..Self::base(PathBuf::new(), hostname.into(), resources)
+        }
+    }
+
+    /// The defaults shared by [`AgentConfig::new`] and [`AgentConfig::simulated`].
+    fn base(work_dir: PathBuf, hostname: String, resources: Vec<Resource>) -> Self {
         AgentConfig {
             work_dir,
-            hostname: hostname.into(),
+            hostname,
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 5051,
             resources,
@@ -108,32 +128,6 @@ impl AgentConfig {
             stderr_tail_lines: 5,
             checkpoint: true,
             simulated: false,
-        }
-    }
-
-    /// A configuration for a simulated agent: no disk (no sandboxes, no checkpoints, nothing
-    /// detected from the machine), the given resources, containers removed as soon as they
-    /// exit (the simulated containerizer keeps nothing), no stderr quoting.
-    pub fn simulated(hostname: impl Into<String>, resources: Vec<Resource>) -> Self {
-        AgentConfig {
-            work_dir: PathBuf::new(),
-            hostname: hostname.into(),
-            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            port: 5051,
-            resources,
-            attributes: Vec::new(),
-            sandbox_directory: DEFAULT_SANDBOX_DIRECTORY.to_owned(),
-            executor_shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
-            docker_remove_delay: Duration::ZERO,
-            docker_stop_timeout: Duration::ZERO,
-            pull_timeout: Duration::from_secs(600),
-            docker_call_timeout: Duration::from_secs(30),
-            kill_orphans: false,
-            container_labels: BTreeMap::new(),
-            channel_capacity: 64,
-            stderr_tail_lines: 0,
-            checkpoint: false,
-            simulated: true,
         }
     }
 

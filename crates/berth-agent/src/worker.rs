@@ -288,13 +288,14 @@ impl<C: Containerizer> Worker<C> {
                 "Failed to launch container: cannot create the sandbox {}: {err}",
                 self.sandbox.display()
             );
-            self.fail_launch(
+            self.abandon_launch(
                 TaskState::TaskFailed,
                 Reason::ContainerLaunchFailed,
                 message,
+                ahead_done,
+                ahead,
             )
             .await;
-            self.discard_ahead(ahead_done, ahead).await;
             return;
         }
 
@@ -342,13 +343,14 @@ impl<C: Containerizer> Worker<C> {
                 match killed {
                     Ok(prepared) => prepared,
                     Err(()) => {
-                        self.fail_launch(
+                        self.abandon_launch(
                             TaskState::TaskKilled,
                             Reason::TaskKilledDuringLaunch,
                             "Killed before delivery to the executor".to_owned(),
+                            ahead_done,
+                            ahead,
                         )
                         .await;
-                        self.discard_ahead(ahead_done, ahead).await;
                         return;
                     }
                 }
@@ -358,13 +360,14 @@ impl<C: Containerizer> Worker<C> {
             Ok(prepared) => prepared,
             Err(err) => {
                 let message = format!("Failed to launch container: {}", err.user_message());
-                self.fail_launch(
+                self.abandon_launch(
                     TaskState::TaskFailed,
                     Reason::ContainerLaunchFailed,
                     message,
+                    ahead_done,
+                    ahead,
                 )
                 .await;
-                self.discard_ahead(ahead_done, ahead).await;
                 return;
             }
         };
@@ -412,6 +415,22 @@ impl<C: Containerizer> Worker<C> {
 
     /// Removes a container created ahead ([`Containerizer::create`]) for a launch that ended
     /// before TASK_STARTING: Mesos would never have created it.
+    /// Ends a launch that did not get as far as the container: the update, then the container
+    /// created ahead (if any) removed.
+    async fn abandon_launch<F>(
+        &self,
+        state: TaskState,
+        reason: Reason,
+        message: String,
+        done: Option<Result<bool, ContainerizerError>>,
+        pending: Option<F>,
+    ) where
+        F: Future<Output = Result<bool, ContainerizerError>>,
+    {
+        self.fail_launch(state, reason, message).await;
+        self.discard_ahead(done, pending).await;
+    }
+
     async fn discard_ahead<F>(
         &self,
         done: Option<Result<bool, ContainerizerError>>,
