@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use futures::StreamExt;
 use mesos_proto::resource::scalar;
-use mesos_proto::v1::{
-    container_info, CommandInfo, ContainerInfo, FrameworkInfo, TaskInfo, TaskState,
-};
+use mesos_proto::v1::{FrameworkInfo, TaskInfo, TaskState};
 use mesos_scheduler::{call, OfferResources, Scheduler, SchedulerConfig, SchedulerEvent};
 use tokio::task::JoinSet;
 
@@ -62,26 +60,7 @@ fn task(
     agent_id: mesos_proto::v1::AgentId,
     resources: Vec<mesos_proto::v1::Resource>,
 ) -> TaskInfo {
-    let id = format!("burst-{i}");
-    TaskInfo {
-        name: id.clone(),
-        task_id: mesos_proto::v1::TaskId::from_str_value(id),
-        agent_id,
-        resources,
-        command: Some(CommandInfo {
-            value: Some("true".into()),
-            ..Default::default()
-        }),
-        container: Some(ContainerInfo {
-            r#type: container_info::Type::Docker as i32,
-            docker: Some(container_info::DockerInfo {
-                image: image.to_owned(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    super::true_task(format!("burst-{i}"), image, agent_id, resources)
 }
 
 /// The berth side: returns (elapsed, finished, offers used).

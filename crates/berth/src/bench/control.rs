@@ -27,8 +27,7 @@ use anyhow::Context as _;
 use futures::StreamExt;
 use mesos_proto::resource::scalar;
 use mesos_proto::v1::{
-    container_info, scheduler::Event, CommandInfo, ContainerInfo, FrameworkInfo, Offer, OfferId,
-    Resource, TaskInfo, TaskState,
+    scheduler::Event, FrameworkInfo, Offer, OfferId, Resource, TaskInfo, TaskState,
 };
 use mesos_scheduler::{
     call, ContentType, OfferResources, Scheduler, SchedulerConfig, SchedulerEvent,
@@ -378,26 +377,12 @@ async fn probe_offer_round(
 }
 
 fn bench_task(framework: u32, n: u64, offer: &Offer, resources: Vec<Resource>) -> TaskInfo {
-    let id = format!("bench-{framework}-{n}");
-    TaskInfo {
-        name: id.clone(),
-        task_id: mesos_proto::v1::TaskId::from_str_value(id),
-        agent_id: offer.agent_id.clone(),
+    super::true_task(
+        format!("bench-{framework}-{n}"),
+        "berth/busybox:latest",
+        offer.agent_id.clone(),
         resources,
-        command: Some(CommandInfo {
-            value: Some("true".into()),
-            ..Default::default()
-        }),
-        container: Some(ContainerInfo {
-            r#type: container_info::Type::Docker as i32,
-            docker: Some(container_info::DockerInfo {
-                image: "berth/busybox:latest".into(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    )
 }
 
 /// What one framework is asked to do.

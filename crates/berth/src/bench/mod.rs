@@ -552,6 +552,35 @@ pub fn to_json(outcomes: &[Outcome]) -> serde_json::Value {
     json!({ "benches": benches, "targets": { "pass": pass, "miss": miss } })
 }
 
+/// The benchmarks' task: `sh -c true` in a Docker container of `image`.
+fn true_task(
+    id: String,
+    image: &str,
+    agent_id: mesos_proto::v1::AgentId,
+    resources: Vec<mesos_proto::v1::Resource>,
+) -> mesos_proto::v1::TaskInfo {
+    use mesos_proto::v1::{container_info, CommandInfo, ContainerInfo, TaskId, TaskInfo};
+    TaskInfo {
+        name: id.clone(),
+        task_id: TaskId::from_str_value(id),
+        agent_id,
+        resources,
+        command: Some(CommandInfo {
+            value: Some("true".into()),
+            ..Default::default()
+        }),
+        container: Some(ContainerInfo {
+            r#type: container_info::Type::Docker as i32,
+            docker: Some(container_info::DockerInfo {
+                image: image.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
