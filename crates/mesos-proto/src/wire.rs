@@ -64,12 +64,10 @@ pub fn decode_checked<T: Message + Default + WireSchema>(bytes: &[u8]) -> Result
     if let Some(msg) = T::decode_complete(bytes) {
         return Ok(msg);
     }
+    // The single-pass decoder settles complete, well-formed input; what reaches here is
+    // almost always incomplete or malformed, so it goes straight to the walk that names what
+    // is missing.
     let msg = T::decode(bytes).map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    // The common case, complete input, is settled without building any field path; only
-    // incomplete input takes the walk that names what is missing.
-    if complete(bytes, T::SCHEMA, 0)? {
-        return Ok(msg);
-    }
     let mut missing = Vec::new();
     check(bytes, T::SCHEMA, "", &mut missing, 0)?;
     if missing.is_empty() {
@@ -77,53 +75,6 @@ pub fn decode_checked<T: Message + Default + WireSchema>(bytes: &[u8]) -> Result
     } else {
         Err(DecodeError::MissingRequired(missing))
     }
-}
-
-/// Whether every required field (recursively) is present: [`check`] without allocating.
-/// Messages with more than 64 fields are left to [`check`] (`Ok(false)`).
-fn complete(bytes: &[u8], schema: usize, depth: usize) -> Result<bool, DecodeError> {
-    if depth > MAX_DEPTH {
-        return Err(malformed("recursion limit reached"));
-    }
-    let fields = MESSAGES[schema].fields;
-    if fields.len() > 64 {
-        return Ok(false);
-    }
-    let mut seen: u64 = 0;
-    let mut buf = bytes;
-    while !buf.is_empty() {
-        let key = varint(&mut buf)?;
-        let number = u32::try_from(key >> 3).map_err(|_| malformed("field number too large"))?;
-        let slot = fields.iter().position(|f| f.number == number);
-        if let Some(i) = slot {
-            seen |= 1 << i;
-        }
-        match key & 7 {
-            0 => {
-                varint(&mut buf)?;
-            }
-            1 => {
-                take(&mut buf, 8)?;
-            }
-            2 => {
-                let len = varint(&mut buf)?;
-                let payload = take(&mut buf, len)?;
-                if let Some(sub) = slot.and_then(|i| fields[i].message) {
-                    if !complete(payload, sub, depth + 1)? {
-                        return Ok(false);
-                    }
-                }
-            }
-            5 => {
-                take(&mut buf, 4)?;
-            }
-            _ => return Err(malformed("unsupported wire type")),
-        }
-    }
-    Ok(fields
-        .iter()
-        .enumerate()
-        .all(|(i, f)| !f.required || seen & (1 << i) != 0))
 }
 
 /// Names the required fields missing from an encoded `T` (empty when complete).
