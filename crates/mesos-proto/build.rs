@@ -11,7 +11,7 @@
 //! * `wire_fast.rs`: for every message, a protobuf decoder that checks required fields as it
 //!   goes (`crate::wire::fast`), the fast path of `decode_checked`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -35,13 +35,18 @@ fn main() {
     };
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
 
+    let model = Model::new(&fds);
     let mut config = prost_build::Config::new();
     config.btree_map(["."]);
+    let mut boxed: Vec<&String> = model.boxed.iter().collect();
+    boxed.sort();
+    for path in boxed {
+        config.boxed(path);
+    }
     config
         .compile_fds(fds.clone())
         .expect("prost code generation");
 
-    let model = Model::new(&fds);
     std::fs::write(out.join("mesos_json.rs"), model.json_impls()).expect("write mesos_json.rs");
     std::fs::write(out.join("wire_schema.rs"), model.wire_schema()).expect("write wire_schema.rs");
     std::fs::write(out.join("json_stream.rs"), model.json_stream_impls())
@@ -87,7 +92,15 @@ struct Model<'a> {
     by_fq: HashMap<String, usize>,
     /// Enum full name -> Rust path.
     enums: HashMap<String, String>,
+    /// Optional message fields stored as `Option<Box<T>>` (`.pkg.Message.field`): those whose
+    /// type is large inline. prost lays sub-messages out inline, so without this a `Resource`
+    /// is over a kilobyte and a `TaskInfo` several, mostly unset fields, copied on every move
+    /// and held by every offer, task and update.
+    boxed: HashSet<String>,
 }
+
+/// Inline size above which an optional sub-message field is boxed.
+const BOX_ABOVE_BYTES: usize = 96;
 
 fn package_module(package: &str) -> String {
     // `mesos.v1` lives in `crate::v1`, `mesos.v1.scheduler` in `crate::v1::scheduler`.
@@ -106,6 +119,7 @@ impl<'a> Model<'a> {
             msgs: Vec::new(),
             by_fq: HashMap::new(),
             enums: HashMap::new(),
+            boxed: HashSet::new(),
         };
         for file in &fds.file {
             let package = file.package();
@@ -124,7 +138,69 @@ impl<'a> Model<'a> {
                 model.add(m, &fq, &module);
             }
         }
+        let mut sizes = HashMap::new();
+        for i in 0..model.msgs.len() {
+            let fq = model.msgs[i].fq.clone();
+            model.inline_size(&fq, &mut sizes);
+        }
         model
+    }
+
+    /// A rough inline size of message `fq` in bytes (as prost lays it out), deciding along the
+    /// way which of its optional message fields to box.
+    fn inline_size(&mut self, fq: &str, sizes: &mut HashMap<String, Option<usize>>) -> usize {
+        match sizes.get(fq) {
+            Some(Some(n)) => return *n,
+            // Recursive: prost boxes such fields itself.
+            Some(None) => return 8,
+            None => {}
+        }
+        sizes.insert(fq.to_string(), None);
+        let desc = self.msg(fq).desc;
+        let mut total = 0;
+        let mut oneofs: HashMap<i32, usize> = HashMap::new();
+        for f in &desc.field {
+            let is_msg = matches!(f.r#type(), Type::Message | Type::Group);
+            let size = if f.label() == Label::Repeated {
+                24
+            } else if is_msg {
+                let inner = self.inline_size(f.type_name(), sizes);
+                let oneof = f.oneof_index.is_some() && !f.proto3_optional();
+                if f.label() == Label::Optional && !oneof && inner > BOX_ABOVE_BYTES {
+                    self.boxed.insert(format!("{fq}.{}", f.name()));
+                    8
+                } else {
+                    inner + 8
+                }
+            } else {
+                match (f.r#type(), f.label()) {
+                    (Type::String | Type::Bytes, _) => 24,
+                    (
+                        Type::Double | Type::Int64 | Type::Uint64 | Type::Fixed64,
+                        Label::Optional,
+                    )
+                    | (Type::Sint64 | Type::Sfixed64, Label::Optional) => 16,
+                    (_, Label::Optional) => 8,
+                    _ => 8,
+                }
+            };
+            match f.oneof_index.filter(|_| !f.proto3_optional()) {
+                Some(i) => {
+                    let e = oneofs.entry(i).or_insert(8);
+                    *e = (*e).max(size + 8);
+                }
+                None => total += size,
+            }
+        }
+        total += oneofs.values().sum::<usize>();
+        let total = total.max(1);
+        sizes.insert(fq.to_string(), Some(total));
+        total
+    }
+
+    /// Whether field `f` of message `m` is an `Option<Box<T>>`.
+    fn is_boxed(&self, m: &Msg, f: &FieldDescriptorProto) -> bool {
+        self.boxed.contains(&format!("{}.{}", m.fq, f.name()))
     }
 
     fn add(&mut self, desc: &'a DescriptorProto, parent_fq: &str, parent_module: &str) {
@@ -364,7 +440,11 @@ impl<'a> Model<'a> {
             }
             Label::Optional => {
                 let default = f.default_value.as_ref().filter(|_| !deprecated);
-                let _ = writeln!(s, "        if let Some(v) = &self.{field} {{");
+                if self.is_boxed(m, f) {
+                    let _ = writeln!(s, "        if let Some(v) = self.{field}.as_deref() {{");
+                } else {
+                    let _ = writeln!(s, "        if let Some(v) = &self.{field} {{");
+                }
                 if f.r#type() == Type::Enum {
                     let ep = self.enum_path(f.type_name());
                     let _ = writeln!(s, "            if let Some(n) = enum_name::<{ep}>(*v) {{ w.key({name:?}); w.string(n); }}");
@@ -530,6 +610,8 @@ impl<'a> Model<'a> {
                 if f.r#type() == Type::Enum {
                     // Unknown names in an optional enum leave the field unset.
                     let _ = writeln!(s, "            m.{field} = {rv};");
+                } else if self.is_boxed(m, f) {
+                    let _ = writeln!(s, "            m.{field} = Some(Box::new({rv}));");
                 } else {
                     let _ = writeln!(s, "            m.{field} = Some({rv});");
                 }
@@ -658,7 +740,9 @@ impl Model<'_> {
             Label::Required => ("req_msg", "req"),
             Label::Optional => ("opt_msg", "opt"),
         };
-        if is_msg {
+        if is_msg && self.is_boxed(m, f) {
+            format!("opt_box_msg(map, &mut self.{field})")
+        } else if is_msg {
             format!("{msg_fn}(map, &mut self.{field})")
         } else {
             format!(
@@ -782,6 +866,12 @@ impl Model<'_> {
                                 Self::wire_merge(f, &format!("&mut self.{field}"), "buf", "depth")
                             )
                         }
+                        Label::Optional if self.is_boxed(m, f) => Self::wire_merge(
+                            f,
+                            &format!("&mut **self.{field}.get_or_insert_with(Default::default)"),
+                            "buf",
+                            "depth",
+                        ),
                         Label::Optional => Self::wire_merge(
                             f,
                             &format!("self.{field}.get_or_insert_with(Default::default)"),

@@ -769,7 +769,12 @@ impl<C: Containerizer> State<C> {
         let framework_gone = self.removed_frameworks.contains(&key.0);
         let acknowledged = !self.ledger.has_pending(&key.0, &key.1);
         if entry.worker_done && (framework_gone || (entry.state.is_terminal() && acknowledged)) {
-            return self.tasks.remove(key).map(|entry| entry.container_id);
+            let removed = self.tasks.remove(key).map(|entry| entry.container_id);
+            if self.tasks.is_empty() {
+                // Free the emptied map's root node: most agents sit idle between tasks.
+                self.tasks = BTreeMap::new();
+            }
+            return removed;
         }
         None
     }
@@ -924,18 +929,18 @@ mod tests {
             task_id: mesos_proto::v1::TaskId::from_str_value(id),
             agent_id: mesos_proto::v1::AgentId::from_str_value("m-S0"),
             resources: vec![scalar("cpus", 0.1)],
-            command: Some(CommandInfo {
+            command: Some(Box::new(CommandInfo {
                 value: Some("true".into()),
                 ..Default::default()
-            }),
-            container: Some(ContainerInfo {
+            })),
+            container: Some(Box::new(ContainerInfo {
                 r#type: container_info::Type::Docker as i32,
-                docker: Some(DockerInfo {
+                docker: Some(Box::new(DockerInfo {
                     image: "img".into(),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }
     }

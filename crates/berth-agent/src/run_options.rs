@@ -769,19 +769,19 @@ mod tests {
             name: "DockerContainerTask-1".into(),
             task_id: mesos_proto::v1::TaskId::from_str_value("DockerContainerTask-1"),
             resources: vec![scalar("cpus", 0.5), scalar("mem", 100.0)],
-            command: Some(CommandInfo {
+            command: Some(Box::new(CommandInfo {
                 value: Some("env && while true; do echo command running; sleep 3; done".into()),
                 ..Default::default()
-            }),
-            container: Some(ContainerInfo {
+            })),
+            container: Some(Box::new(ContainerInfo {
                 r#type: container_info::Type::Docker as i32,
-                docker: Some(DockerInfo {
+                docker: Some(Box::new(DockerInfo {
                     image: "berth/busybox:latest".into(),
                     network: Some(Network::Bridge as i32),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }
     }
@@ -992,7 +992,7 @@ mod tests {
         Volume {
             mode: Mode::Rw as i32,
             container_path: container.into(),
-            source: Some(Source {
+            source: Some(Box::new(Source {
                 r#type: Some(SourceType::DockerVolume as i32),
                 docker_volume: Some(source::DockerVolume {
                     driver: driver.map(Into::into),
@@ -1000,7 +1000,7 @@ mod tests {
                     driver_options: None,
                 }),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }
     }

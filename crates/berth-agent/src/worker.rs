@@ -178,14 +178,14 @@ impl<C: Containerizer> Worker<C> {
                 self.task.task_id.value.clone(),
             )),
             timestamp: Some(now_seconds()),
-            container_status: Some(ContainerStatus {
+            container_status: Some(Box::new(ContainerStatus {
                 container_id: Some(self.container.container_id.to_proto()),
                 network_infos: vec![network_info(
                     &[(self.agent_ip.is_ipv6(), self.agent_ip.to_string())],
                     None,
                 )],
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         }
     }

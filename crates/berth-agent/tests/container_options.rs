@@ -168,7 +168,7 @@ async fn volumes_are_bound_like_mesos_binds_them() {
         Volume {
             mode: Mode::Rw as i32,
             container_path: "/named".into(),
-            source: Some(VolumeSource {
+            source: Some(Box::new(VolumeSource {
                 r#type: Some(source::Type::DockerVolume as i32),
                 docker_volume: Some(source::DockerVolume {
                     driver: Some("local".into()),
@@ -176,7 +176,7 @@ async fn volumes_are_bound_like_mesos_binds_them() {
                     driver_options: None,
                 }),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         },
     ];
@@ -441,7 +441,7 @@ async fn invalid_options_fail_after_starting_with_mesos_texts() {
         let volume = |driver: &str, name: &str| Volume {
             mode: Mode::Rw as i32,
             container_path: format!("/{name}"),
-            source: Some(VolumeSource {
+            source: Some(Box::new(VolumeSource {
                 r#type: Some(source::Type::DockerVolume as i32),
                 docker_volume: Some(source::DockerVolume {
                     driver: Some(driver.into()),
@@ -449,7 +449,7 @@ async fn invalid_options_fail_after_starting_with_mesos_texts() {
                     driver_options: None,
                 }),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
         };
         t.container.as_mut().unwrap().volumes = vec![volume("local", "a"), volume("other", "b")];

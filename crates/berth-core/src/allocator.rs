@@ -19,7 +19,8 @@
 //! many frameworks have filters on many agents.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mesos_proto::id::{AgentId, FrameworkId};
@@ -130,6 +131,8 @@ pub struct AgentView {
 #[derive(Debug)]
 struct AgentSlot {
     id: AgentId,
+    /// Its number in the `Interner` (filters are keyed by it).
+    key: u32,
     view: AgentView,
     /// Offered + used scalars per framework (for removing the agent): framework key (see
     /// `Interner`) and amounts indexed by interned resource name. A short vector: few
@@ -137,12 +140,15 @@ struct AgentSlot {
     allocations: Vec<(u32, Vec<i64>)>,
 }
 
-/// Append-only numbering of framework IDs and resource names, so per-agent bookkeeping uses
-/// small integers instead of strings.
+/// Append-only numbering of framework IDs, agent IDs, roles and resource names, so per-agent
+/// bookkeeping and refusal filters use small integers instead of strings.
 #[derive(Debug, Default)]
 struct Interner {
     framework_keys: HashMap<FrameworkId, u32>,
     frameworks: Vec<FrameworkId>,
+    agent_keys: HashMap<AgentId, u32>,
+    role_keys: HashMap<String, u32>,
+    roles: Vec<String>,
     name_ids: HashMap<String, usize>,
     names: Vec<String>,
 }
@@ -156,6 +162,34 @@ impl Interner {
         self.frameworks.push(id.clone());
         self.framework_keys.insert(id.clone(), k);
         k
+    }
+
+    fn agent(&mut self, id: &AgentId) -> u32 {
+        if let Some(&k) = self.agent_keys.get(id) {
+            return k;
+        }
+        let k = u32::try_from(self.agent_keys.len()).unwrap_or(u32::MAX);
+        self.agent_keys.insert(id.clone(), k);
+        k
+    }
+
+    fn role(&mut self, role: &str) -> u32 {
+        if let Some(&k) = self.role_keys.get(role) {
+            return k;
+        }
+        let k = u32::try_from(self.roles.len()).unwrap_or(u32::MAX);
+        self.roles.push(role.to_string());
+        self.role_keys.insert(role.to_string(), k);
+        k
+    }
+
+    /// The role's number, `u32::MAX` for a role no filter was ever made for.
+    fn role_key(&self, role: &str) -> u32 {
+        self.role_keys.get(role).copied().unwrap_or(u32::MAX)
+    }
+
+    fn role_name(&self, key: u32) -> &str {
+        self.roles.get(key as usize).map_or("", String::as_str)
     }
 
     fn intern_names(&mut self, res: &Resources) {
@@ -200,9 +234,13 @@ fn change_agent_alloc(
     }
 }
 
+/// A refusal filter: `role` (interned) is not offered a subset of `resources` on the agent
+/// until `expires`. 24 bytes: a cluster where every framework declined every agent keeps
+/// millions of these, and the declined resources are mostly the same few bags, shared.
 #[derive(Debug, Clone)]
 struct Filter {
-    resources: Resources,
+    role: u32,
+    resources: Arc<Resources>,
     expires: Time,
 }
 
@@ -214,8 +252,8 @@ struct FrameworkSlot {
     /// Has the `GPU_RESOURCES` capability (agents with GPUs are offered only to such
     /// frameworks, Mesos's `--filter_gpu_resources`).
     gpu_aware: bool,
-    /// Refusal filters by agent, each for one role.
-    filters: HashMap<AgentId, Vec<(String, Filter)>>,
+    /// Refusal filters by agent key (see `Interner`).
+    filters: HashMap<u32, Vec<Filter>>,
 }
 
 /// A total order on shares (`f64::total_cmp`).
@@ -250,6 +288,8 @@ pub struct Allocator {
     /// Scalar totals of the cluster, in thousandths.
     cluster_total: BTreeMap<String, i64>,
     interner: Interner,
+    /// The resource bags filters refer to, each kept once.
+    filter_resources: HashSet<Arc<Resources>>,
 }
 
 /// Where resources being given back to an agent's free pool are held.
@@ -292,9 +332,11 @@ impl Allocator {
         for (name, v) in total.scalars() {
             *self.cluster_total.entry(name.to_string()).or_insert(0) += v;
         }
+        let key = self.interner.agent(&agent_id);
         self.agent_index.insert(agent_id.clone(), self.agents.len());
         self.agents.push(AgentSlot {
             id: agent_id,
+            key,
             view: AgentView {
                 free: total.clone(),
                 total,
@@ -342,7 +384,7 @@ impl Allocator {
             }
         }
         for fw in self.frameworks.values_mut() {
-            fw.filters.remove(agent_id);
+            fw.filters.remove(&slot.key);
         }
         true
     }
@@ -403,8 +445,12 @@ impl Allocator {
             let suppressed: BTreeSet<String> = suppressed.intersection(&roles).cloned().collect();
             let unsuppressed: Vec<String> =
                 fw.suppressed.difference(&suppressed).cloned().collect();
+            let interner = &self.interner;
             fw.filters.retain(|_, fs| {
-                fs.retain(|(role, _)| roles.contains(role) && !unsuppressed.contains(role));
+                fs.retain(|f| {
+                    let role = interner.role_name(f.role);
+                    roles.contains(role) && !unsuppressed.iter().any(|u| u == role)
+                });
                 !fs.is_empty()
             });
             fw.roles = roles;
@@ -452,8 +498,9 @@ impl Allocator {
                 for r in roles {
                     fw.suppressed.remove(r);
                 }
+                let interner = &self.interner;
                 fw.filters.retain(|_, fs| {
-                    fs.retain(|(role, _)| !roles.contains(role));
+                    fs.retain(|f| !roles.iter().any(|r| r == interner.role_name(f.role)));
                     !fs.is_empty()
                 });
             }
@@ -516,6 +563,8 @@ impl Allocator {
             key: u32,
             slot: &'a FrameworkSlot,
             roles: Vec<&'a String>,
+            /// `roles` interned (for filters).
+            role_keys: Vec<u32>,
             /// Allocation per cluster resource name (indexed like `names`).
             alloc: Vec<i64>,
             granted: bool,
@@ -563,6 +612,7 @@ impl Allocator {
                     .copied()
                     .unwrap_or(u32::MAX),
                 slot: fw,
+                role_keys: roles.iter().map(|r| self.interner.role_key(r)).collect(),
                 roles,
                 alloc,
                 granted: false,
@@ -588,12 +638,12 @@ impl Allocator {
                     if c.slot.filters.is_empty() {
                         return true;
                     }
-                    match c.slot.filters.get(&agent.id) {
+                    match c.slot.filters.get(&agent.key) {
                         None => true,
                         Some(filters) => {
-                            let role = c.roles[*r as usize];
-                            !filters.iter().any(|(fr, f)| {
-                                fr == role && now < f.expires && f.resources.contains(free)
+                            let role = c.role_keys[*r as usize];
+                            !filters.iter().any(|f| {
+                                f.role == role && now < f.expires && f.resources.contains(free)
                             })
                         }
                     }
@@ -644,14 +694,20 @@ impl Allocator {
         }
         drop(cands);
         // Drop expired filters now and then so they do not pile up.
+        let mut dropped = false;
         for fw in self.frameworks.values_mut() {
             if fw.filters.is_empty() {
                 continue;
             }
             fw.filters.retain(|_, fs| {
-                fs.retain(|(_, f)| now < f.expires);
+                let before = fs.len();
+                fs.retain(|f| now < f.expires);
+                dropped |= fs.len() != before;
                 !fs.is_empty()
             });
+        }
+        if dropped {
+            self.filter_resources.retain(|r| Arc::strong_count(r) > 1);
         }
         grants
     }
@@ -669,16 +725,41 @@ impl Allocator {
         now: Time,
     ) -> Result<(), AllocatorError> {
         self.return_to_free(agent_id, framework_id, resources, Held::Offered)?;
-        if let (Some(d), Some(fw)) = (refuse, self.frameworks.get_mut(framework_id)) {
-            if !resources.is_empty() {
-                fw.filters.entry(agent_id.clone()).or_default().push((
-                    role.to_string(),
-                    Filter {
-                        resources: resources.clone(),
-                        expires: now + d,
-                    },
-                ));
+        let Some(d) = refuse else { return Ok(()) };
+        if resources.is_empty() || !self.frameworks.contains_key(framework_id) {
+            return Ok(());
+        }
+        let Some(&agent_key) = self.interner.agent_keys.get(agent_id) else {
+            return Ok(());
+        };
+        let role = self.interner.role(role);
+        let shared = match self.filter_resources.get(resources) {
+            Some(r) => Arc::clone(r),
+            None => {
+                let r = Arc::new(resources.clone());
+                self.filter_resources.insert(Arc::clone(&r));
+                r
             }
+        };
+        let expires = now + d;
+        let Some(fw) = self.frameworks.get_mut(framework_id) else {
+            return Ok(());
+        };
+        let filters = fw
+            .filters
+            .entry(agent_key)
+            .or_insert_with(|| Vec::with_capacity(1));
+        // The same refusal again only moves the expiry (two equal filters act as the later one).
+        match filters
+            .iter_mut()
+            .find(|f| f.role == role && *f.resources == *resources)
+        {
+            Some(f) => f.expires = f.expires.max(expires),
+            None => filters.push(Filter {
+                role,
+                resources: shared,
+                expires,
+            }),
         }
         Ok(())
     }

@@ -215,6 +215,11 @@ impl Ledger {
         stream.retry = None;
         if stream.pending.is_empty() {
             self.streams.remove(&key);
+            if self.streams.is_empty() {
+                // An emptied BTreeMap keeps its root node (~1.5 KB here); an idle agent
+                // should not.
+                self.streams = BTreeMap::new();
+            }
             return Ok(None);
         }
         Ok(stream.send_head(now))

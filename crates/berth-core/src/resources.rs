@@ -163,7 +163,7 @@ type Name = Arc<str>;
 /// A bag of unreserved resources: scalars (fixed point), ranges and sets, by name.
 ///
 /// Zero scalars, empty ranges and empty sets are never stored, so `==` compares amounts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Resources {
     /// Scalar amounts in thousandths.
     scalars: BTreeMap<Name, i64>,

@@ -263,7 +263,7 @@ fn master_status(
 fn update_event(status: TaskStatus) -> Event {
     Event {
         r#type: Some(event::Type::Update as i32),
-        update: Some(event::Update { status }),
+        update: Some(Box::new(event::Update { status })),
         ..Default::default()
     }
 }
@@ -807,7 +807,7 @@ impl MasterActor {
             subscribed: Some(event::Subscribed {
                 framework_id: id.to_proto(),
                 heartbeat_interval_seconds: Some(self.config.heartbeat_interval.as_secs_f64()),
-                master_info: Some(self.master_info.clone()),
+                master_info: Some(Box::new(self.master_info.clone())),
             }),
             ..Default::default()
         };
@@ -997,7 +997,7 @@ impl MasterActor {
             framework_id: g.framework_id.to_proto(),
             agent_id: g.agent_id.to_proto(),
             hostname: reg.hostname.clone(),
-            url: Some(v1::Url {
+            url: Some(Box::new(v1::Url {
                 scheme: "http".into(),
                 address: v1::Address {
                     hostname: Some(reg.hostname.clone()),
@@ -1007,7 +1007,7 @@ impl MasterActor {
                 path: Some("/slave(1)".into()),
                 query: vec![],
                 fragment: None,
-            }),
+            })),
             resources,
             attributes: reg.attributes.clone(),
             allocation_info,
@@ -1185,7 +1185,7 @@ impl MasterActor {
                 for op in ops {
                     let ev = Event {
                         r#type: Some(event::Type::UpdateOperationStatus as i32),
-                        update_operation_status: Some(event::UpdateOperationStatus {
+                        update_operation_status: Some(Box::new(event::UpdateOperationStatus {
                             status: v1::OperationStatus {
                                 operation_id: Some(op.operation_id),
                                 state: v1::OperationState::OperationUnknown as i32,
@@ -1193,7 +1193,7 @@ impl MasterActor {
                                 resource_provider_id: op.resource_provider_id,
                                 ..Default::default()
                             },
-                        }),
+                        })),
                         ..Default::default()
                     };
                     self.send_event(&fid, &ev);
@@ -1213,7 +1213,7 @@ impl MasterActor {
                 let u = call.update_framework.ok_or_else(|| {
                     ApiError::InvalidCall("Expecting 'update_framework' to be present".into())
                 })?;
-                self.update_framework(&fid, u)?;
+                self.update_framework(&fid, *u)?;
                 Ok(CallOutcome::Ok)
             }
         }
@@ -1409,7 +1409,7 @@ impl MasterActor {
                         let mut probe = t.clone();
                         probe.executor = None;
                         if probe.command.is_none() {
-                            probe.command = Some(v1::CommandInfo::default());
+                            probe.command = Some(Box::new(v1::CommandInfo::default()));
                         }
                         let dup = self.frameworks.get(fid).is_some_and(|f| {
                             f.tasks
@@ -1438,7 +1438,7 @@ impl MasterActor {
                     let mut first = true;
                     for t in &mut tasks {
                         if t.executor.is_none() {
-                            t.executor = Some(executor.clone());
+                            t.executor = Some(Box::new(executor.clone()));
                         }
                     }
                     for t in tasks {
@@ -1582,14 +1582,14 @@ impl MasterActor {
         if let Some(id) = &op.id {
             let ev = Event {
                 r#type: Some(event::Type::UpdateOperationStatus as i32),
-                update_operation_status: Some(event::UpdateOperationStatus {
+                update_operation_status: Some(Box::new(event::UpdateOperationStatus {
                     status: v1::OperationStatus {
                         operation_id: Some(id.clone()),
                         state: v1::OperationState::OperationError as i32,
                         message: Some(msg.to_string()),
                         ..Default::default()
                     },
-                }),
+                })),
                 ..Default::default()
             };
             self.send_event(fid, &ev);

@@ -525,14 +525,14 @@ mod tests {
         );
         let mut t = seed_task();
         if let Some(c) = t.container.as_mut() {
-            c.docker = Some(DockerInfo {
+            c.docker = Some(Box::new(DockerInfo {
                 image: "busybox".into(),
                 parameters: vec![Parameter {
                     key: "name".into(),
                     value: "x".into(),
                 }],
                 ..Default::default()
-            });
+            }));
         }
         assert_eq!(
             check(&t).unwrap_err(),
@@ -547,7 +547,7 @@ mod tests {
             "Task's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo"
         );
         let mut t = seed_task();
-        t.command = Some(CommandInfo {
+        t.command = Some(Box::new(CommandInfo {
             value: Some("x".into()),
             environment: Some(mesos_proto::v1::Environment {
                 variables: vec![environment::Variable {
@@ -556,7 +556,7 @@ mod tests {
                 }],
             }),
             ..Default::default()
-        });
+        }));
         assert_eq!(
             check(&t).unwrap_err(),
             "Task's `CommandInfo` is invalid: Environment variable 'A' of type 'VALUE' must have a value set"

@@ -455,7 +455,7 @@ async fn protobuf_calls_and_protobuf_event_streams_work_end_to_end() {
     let _agent = m.agent(seed_agent()).await;
     let sub = Call {
         r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
+        subscribe: Some(Box::new(call::Subscribe {
             framework_info: FrameworkInfo {
                 user: "root".into(),
                 name: "pb".into(),
@@ -467,7 +467,7 @@ async fn protobuf_calls_and_protobuf_event_streams_work_end_to_end() {
                 ..Default::default()
             },
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     let mut es = subscribe_raw(

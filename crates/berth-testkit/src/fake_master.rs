@@ -751,7 +751,7 @@ pub fn subscribed_event(
         subscribed: Some(event::Subscribed {
             framework_id: framework_id.clone(),
             heartbeat_interval_seconds: Some(heartbeat_interval_seconds),
-            master_info: Some(MasterInfo {
+            master_info: Some(Box::new(MasterInfo {
                 id: "fake-master".into(),
                 ip: 16_777_343,
                 port: u32::from(addr.port()),
@@ -759,7 +759,7 @@ pub fn subscribed_event(
                 hostname: Some(addr.ip().to_string()),
                 version: Some("1.12.0".into()),
                 ..Default::default()
-            }),
+            })),
         }),
         ..Default::default()
     }

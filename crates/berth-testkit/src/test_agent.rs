@@ -291,7 +291,7 @@ fn status_for(
                 .unwrap_or(0.0),
         ),
         uuid: Some(uuid::Uuid::new_v4().as_bytes().to_vec()),
-        container_status: Some(ContainerStatus {
+        container_status: Some(Box::new(ContainerStatus {
             container_id: Some(ContainerId {
                 value: task.container_id.clone(),
                 parent: None,
@@ -304,7 +304,7 @@ fn status_for(
                 ..Default::default()
             }],
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     }
 }

@@ -23,14 +23,14 @@ fn client() -> HttpClient {
 fn subscribe_call() -> Call {
     Call {
         r#type: Some(Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
+        subscribe: Some(Box::new(call::Subscribe {
             framework_info: FrameworkInfo {
                 user: "root".into(),
                 name: "t".into(),
                 ..Default::default()
             },
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     }
 }

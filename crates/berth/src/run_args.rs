@@ -270,7 +270,7 @@ impl RunArgs {
         let resources = self.resources()?;
 
         let container = match &self.image {
-            Some(image) => Some(self.container_info(image)?),
+            Some(image) => Some(Box::new(self.container_info(image)?)),
             None => {
                 self.require_docker_only_flags_absent()?;
                 None
@@ -284,7 +284,7 @@ impl RunArgs {
             task_id: TaskId { value: name },
             agent_id,
             resources,
-            command: Some(command),
+            command: Some(Box::new(command)),
             container,
             kill_policy,
             ..Default::default()
@@ -543,7 +543,7 @@ impl RunArgs {
         Ok(ContainerInfo {
             r#type: container_info::Type::Docker as i32,
             volumes,
-            docker: Some(DockerInfo {
+            docker: Some(Box::new(DockerInfo {
                 image: image.to_string(),
                 network: network.map(|n| n as i32),
                 port_mappings,
@@ -551,7 +551,7 @@ impl RunArgs {
                 parameters,
                 force_pull_image: self.force_pull.then_some(true),
                 ..Default::default()
-            }),
+            })),
             network_infos,
             ..Default::default()
         })

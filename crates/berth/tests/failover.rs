@@ -109,19 +109,19 @@ async fn scheduler_reconnects_after_the_master_restarts_and_its_task_is_still_tr
             mesos_proto::resource::scalar("cpus", 0.1),
             mesos_proto::resource::scalar("mem", 32.0),
         ],
-        command: Some(mesos_proto::v1::CommandInfo {
+        command: Some(Box::new(mesos_proto::v1::CommandInfo {
             value: Some("trap 'exit 0' TERM; while true; do sleep 1; done".into()),
             ..Default::default()
-        }),
-        container: Some(mesos_proto::v1::ContainerInfo {
+        })),
+        container: Some(Box::new(mesos_proto::v1::ContainerInfo {
             r#type: mesos_proto::v1::container_info::Type::Docker as i32,
-            docker: Some(mesos_proto::v1::container_info::DockerInfo {
+            docker: Some(Box::new(mesos_proto::v1::container_info::DockerInfo {
                 image: berth_testkit::TEST_IMAGE.into(),
                 network: Some(mesos_proto::v1::container_info::docker_info::Network::Bridge as i32),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     scheduler

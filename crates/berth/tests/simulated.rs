@@ -166,10 +166,10 @@ async fn run_tasks(master: SocketAddr, n: usize) -> HashMap<String, Vec<TaskStat
                             task_id: mesos_proto::v1::TaskId::from_str_value(id),
                             agent_id: offer.agent_id.clone(),
                             resources,
-                            command: Some(CommandInfo {
+                            command: Some(Box::new(CommandInfo {
                                 value: Some("true".into()),
                                 ..Default::default()
-                            }),
+                            })),
                             ..Default::default()
                         });
                         launched += 1;

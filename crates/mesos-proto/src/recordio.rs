@@ -61,6 +61,9 @@ pub enum RecordIoError {
     },
 }
 
+/// Spare buffer capacity an idle decoder keeps; more is released after a large record.
+const KEEP_IDLE_CAPACITY: usize = 64 * 1024;
+
 /// Incremental decoder: feed bytes as they arrive, take whole records out.
 #[derive(Debug)]
 pub struct Decoder {
@@ -166,7 +169,13 @@ impl Decoder {
             return Ok(None);
         }
         self.pending = None;
-        Ok(Some(self.buf.split_to(len).freeze()))
+        let record = self.buf.split_to(len).freeze();
+        if self.buf.is_empty() && self.buf.capacity() > KEEP_IDLE_CAPACITY {
+            // A large record grew the buffer: do not keep that much for a quiet stream
+            // (a framework holds one decoder per subscription for hours).
+            self.buf = BytesMut::new();
+        }
+        Ok(Some(record))
     }
 
     /// Call at end of stream: fails if a partial record is left.

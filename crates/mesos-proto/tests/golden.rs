@@ -249,19 +249,19 @@ fn seed_task() -> TaskInfo {
             resource::scalar("cpus", 0.5),
             resource::scalar("mem", 100.0),
         ],
-        command: Some(v1::CommandInfo {
+        command: Some(Box::new(v1::CommandInfo {
             value: Some("env && while true; do echo command running; sleep 3; done".into()),
             ..Default::default()
-        }),
-        container: Some(v1::ContainerInfo {
+        })),
+        container: Some(Box::new(v1::ContainerInfo {
             r#type: container_info::Type::Docker as i32,
-            docker: Some(container_info::DockerInfo {
+            docker: Some(Box::new(container_info::DockerInfo {
                 image: "ugistry.ucloud.cn/library/centos:6.6".into(),
                 network: Some(container_info::docker_info::Network::Bridge as i32),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     }
 }

@@ -563,14 +563,14 @@ fn output_keys_follow_declaration_order() {
 fn explicit_defaults_are_written_and_deprecated_ones_are_not() {
     let c = Call {
         r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
+        subscribe: Some(Box::new(call::Subscribe {
             framework_info: v1::FrameworkInfo {
                 user: "root".into(),
                 name: "seed-demo".into(),
                 ..Default::default()
             },
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     // failover_timeout and checkpoint have explicit defaults; `role` (default "*") is

@@ -125,7 +125,7 @@ fn docker_container() -> impl Strategy<Value = v1::ContainerInfo> {
                 v1::ContainerInfo {
                     r#type: container_info::Type::Docker as i32,
                     hostname,
-                    docker: Some(container_info::DockerInfo {
+                    docker: Some(Box::new(container_info::DockerInfo {
                         image,
                         network,
                         port_mappings: ports
@@ -145,7 +145,7 @@ fn docker_container() -> impl Strategy<Value = v1::ContainerInfo> {
                             .collect(),
                         force_pull_image,
                         ..Default::default()
-                    }),
+                    })),
                     ..Default::default()
                 }
             },
@@ -174,8 +174,8 @@ fn task_info() -> impl Strategy<Value = v1::TaskInfo> {
                     task_id: v1::TaskId { value: task },
                     agent_id: v1::AgentId { value: agent },
                     resources,
-                    command,
-                    container,
+                    command: command.map(Box::new),
+                    container: container.map(Box::new),
                     kill_policy: grace.map(|nanoseconds| v1::KillPolicy {
                         grace_period: Some(v1::DurationInfo { nanoseconds }),
                     }),
@@ -213,7 +213,7 @@ fn call_strategy() -> impl Strategy<Value = Call> {
         .prop_map(
             |(user, name, failover_timeout, checkpoint, roles, caps)| Call {
                 r#type: Some(call::Type::Subscribe as i32),
-                subscribe: Some(call::Subscribe {
+                subscribe: Some(Box::new(call::Subscribe {
                     framework_info: v1::FrameworkInfo {
                         user,
                         name,
@@ -227,7 +227,7 @@ fn call_strategy() -> impl Strategy<Value = Call> {
                         ..Default::default()
                     },
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
         );
@@ -342,7 +342,7 @@ fn update_event() -> impl Strategy<Value = Event> {
         .prop_map(
             |(task, state, message, source, data, agent, timestamp, uuid, healthy)| Event {
                 r#type: Some(event::Type::Update as i32),
-                update: Some(event::Update {
+                update: Some(Box::new(event::Update {
                     status: v1::TaskStatus {
                         task_id: v1::TaskId { value: task },
                         state,
@@ -355,7 +355,7 @@ fn update_event() -> impl Strategy<Value = Event> {
                         healthy,
                         ..Default::default()
                     },
-                }),
+                })),
                 ..Default::default()
             },
         )

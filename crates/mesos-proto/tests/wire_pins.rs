@@ -125,19 +125,19 @@ fn seed_task_info_bytes() {
             resource::scalar("cpus", 0.5),
             resource::scalar("mem", 100.0),
         ],
-        command: Some(v1::CommandInfo {
+        command: Some(Box::new(v1::CommandInfo {
             value: Some("env && while true; do echo command running; sleep 3; done".into()),
             ..Default::default()
-        }),
-        container: Some(v1::ContainerInfo {
+        })),
+        container: Some(Box::new(v1::ContainerInfo {
             r#type: container_info::Type::Docker as i32,
-            docker: Some(container_info::DockerInfo {
+            docker: Some(Box::new(container_info::DockerInfo {
                 image: "ugistry.ucloud.cn/library/centos:6.6".into(),
                 network: Some(container_info::docker_info::Network::Bridge as i32),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     // TaskInfo: name = 1, task_id = 2, agent_id = 3, resources = 4, command = 7, container = 9.
@@ -211,7 +211,7 @@ fn seed_task_info_bytes() {
 fn subscribe_call_bytes() {
     let call = Call {
         r#type: Some(call::Type::Subscribe as i32),
-        subscribe: Some(call::Subscribe {
+        subscribe: Some(Box::new(call::Subscribe {
             framework_info: v1::FrameworkInfo {
                 user: "root".into(),
                 name: "seed-demo".into(),
@@ -222,7 +222,7 @@ fn subscribe_call_bytes() {
                 ..Default::default()
             },
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     };
     // Call: type = 2 (SUBSCRIBE = 1), subscribe = 3 { framework_info = 1 { user = 1, name = 2,
@@ -270,7 +270,7 @@ fn offers_event_bytes() {
                     value: "M-S0".into(),
                 },
                 hostname: "127.0.0.1".into(),
-                url: Some(v1::Url {
+                url: Some(Box::new(v1::Url {
                     scheme: "http".into(),
                     address: v1::Address {
                         hostname: Some("127.0.0.1".into()),
@@ -279,7 +279,7 @@ fn offers_event_bytes() {
                     },
                     path: Some("/slave(1)".into()),
                     ..Default::default()
-                }),
+                })),
                 resources: vec![ports, cpus, mem],
                 ..Default::default()
             }],
@@ -332,7 +332,7 @@ fn update_event_and_acknowledge_call_bytes() {
     ];
     let ev = Event {
         r#type: Some(event::Type::Update as i32),
-        update: Some(event::Update {
+        update: Some(Box::new(event::Update {
             status: v1::TaskStatus {
                 task_id: v1::TaskId { value: "t".into() },
                 state: v1::TaskState::TaskRunning as i32,
@@ -345,17 +345,17 @@ fn update_event_and_acknowledge_call_bytes() {
                 timestamp: Some(1.5),
                 uuid: Some(uuid.to_vec()),
                 healthy: Some(true),
-                container_status: Some(v1::ContainerStatus {
+                container_status: Some(Box::new(v1::ContainerStatus {
                     container_id: Some(v1::ContainerId {
                         value: "c".into(),
                         parent: None,
                     }),
                     executor_pid: Some(42),
                     ..Default::default()
-                }),
+                })),
                 ..Default::default()
             },
-        }),
+        })),
         ..Default::default()
     };
     // TaskStatus: task_id = 1, state = 2 (TASK_RUNNING = 1), data = 3, message = 4,

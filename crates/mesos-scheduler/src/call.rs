@@ -51,11 +51,11 @@ pub fn launch_operation(tasks: Vec<TaskInfo>) -> Operation {
 pub fn subscribe(framework_info: FrameworkInfo, suppressed_roles: Vec<String>) -> Call {
     Call {
         framework_id: framework_info.id.clone(),
-        subscribe: Some(call::Subscribe {
+        subscribe: Some(Box::new(call::Subscribe {
             framework_info,
             suppressed_roles,
             offer_constraints: None,
-        }),
+        })),
         ..base(Type::Subscribe)
     }
 }
@@ -175,12 +175,12 @@ pub fn acknowledge_operation_status(
     operation_id: OperationId,
 ) -> Call {
     Call {
-        acknowledge_operation_status: Some(call::AcknowledgeOperationStatus {
+        acknowledge_operation_status: Some(Box::new(call::AcknowledgeOperationStatus {
             agent_id,
             resource_provider_id,
             uuid,
             operation_id,
-        }),
+        })),
         ..base(Type::AcknowledgeOperationStatus)
     }
 }
@@ -234,11 +234,11 @@ pub fn update_framework(
 ) -> Call {
     Call {
         framework_id: framework_info.id.clone(),
-        update_framework: Some(call::UpdateFramework {
+        update_framework: Some(Box::new(call::UpdateFramework {
             framework_info,
             suppressed_roles,
             offer_constraints,
-        }),
+        })),
         ..base(Type::UpdateFramework)
     }
 }

@@ -720,12 +720,12 @@ mod tests {
         assert_eq!(launched_tasks(&launch).len(), 2);
         let group = Operation {
             r#type: Some(OperationType::LaunchGroup as i32),
-            launch_group: Some(mesos_proto::v1::offer::operation::LaunchGroup {
+            launch_group: Some(Box::new(mesos_proto::v1::offer::operation::LaunchGroup {
                 executor: Default::default(),
                 task_group: mesos_proto::v1::TaskGroupInfo {
                     tasks: vec![task("c")],
                 },
-            }),
+            })),
             ..Default::default()
         };
         assert_eq!(launched_tasks(&group)[0].task_id.value, "c");

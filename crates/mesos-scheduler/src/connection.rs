@@ -655,7 +655,7 @@ mod tests {
     fn update(task: &str, state: TaskState, uuid: Option<&[u8]>) -> Box<Event> {
         Box::new(Event {
             r#type: Some(EventType::Update as i32),
-            update: Some(event::Update {
+            update: Some(Box::new(event::Update {
                 status: TaskStatus {
                     task_id: TaskId { value: task.into() },
                     state: state as i32,
@@ -663,7 +663,7 @@ mod tests {
                     uuid: uuid.map(<[u8]>::to_vec),
                     ..Default::default()
                 },
-            }),
+            })),
             ..Default::default()
         })
     }

@@ -93,7 +93,7 @@ fn is_marker(e: &SchedulerEvent) -> bool {
 fn update(task: &str, state: TaskState, uuid: Option<&[u8]>) -> Event {
     Event {
         r#type: Some(EventType::Update as i32),
-        update: Some(event::Update {
+        update: Some(Box::new(event::Update {
             status: TaskStatus {
                 task_id: TaskId { value: task.into() },
                 state: state as i32,
@@ -101,7 +101,7 @@ fn update(task: &str, state: TaskState, uuid: Option<&[u8]>) -> Event {
                 uuid: uuid.map(<[u8]>::to_vec),
                 ..Default::default()
             },
-        }),
+        })),
         ..Default::default()
     }
 }

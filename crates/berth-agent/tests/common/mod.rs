@@ -297,19 +297,19 @@ pub fn seed_task(task_id: &str, agent_id: &AgentId) -> TaskInfo {
         task_id: mesos_proto::v1::TaskId::from_str_value(task_id),
         agent_id: agent_id.to_proto(),
         resources: vec![scalar("cpus", 0.5), scalar("mem", 100.0)],
-        command: Some(CommandInfo {
+        command: Some(Box::new(CommandInfo {
             value: Some(SEED_COMMAND.into()),
             ..Default::default()
-        }),
-        container: Some(ContainerInfo {
+        })),
+        container: Some(Box::new(ContainerInfo {
             r#type: container_info::Type::Docker as i32,
-            docker: Some(DockerInfo {
+            docker: Some(Box::new(DockerInfo {
                 image: berth_testkit::TEST_IMAGE.into(),
                 network: Some(Network::Bridge as i32),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     }
 }

@@ -529,7 +529,8 @@ async fn framework(
         }
         let done = launched >= work.quota;
         if done {
-            declined.extend(held.drain(..).map(|o| o.id));
+            // Taken, not drained: the queue's capacity (hundreds of offers) goes with it.
+            declined.extend(std::mem::take(&mut held).into_iter().map(|o| o.id));
         }
         if !declined.is_empty() || (done && !suppressed) {
             let scheduler = scheduler.clone();

@@ -565,18 +565,18 @@ fn true_task(
         task_id: TaskId::from_str_value(id),
         agent_id,
         resources,
-        command: Some(CommandInfo {
+        command: Some(Box::new(CommandInfo {
             value: Some("true".into()),
             ..Default::default()
-        }),
-        container: Some(ContainerInfo {
+        })),
+        container: Some(Box::new(ContainerInfo {
             r#type: container_info::Type::Docker as i32,
-            docker: Some(container_info::DockerInfo {
+            docker: Some(Box::new(container_info::DockerInfo {
                 image: image.to_owned(),
                 ..Default::default()
-            }),
+            })),
             ..Default::default()
-        }),
+        })),
         ..Default::default()
     }
 }

@@ -756,6 +756,17 @@ pub(crate) fn opt_msg<'de, X: StreamJson, A: MapAccess<'de>>(
     map.next_value_seed(OptObject(slot))
 }
 
+/// An optional message field stored boxed (see build.rs: large sub-messages are boxed).
+pub(crate) fn opt_box_msg<'de, X: StreamJson, A: MapAccess<'de>>(
+    map: &mut A,
+    slot: &mut Option<Box<X>>,
+) -> Result<bool, A::Error> {
+    let mut value = slot.take().map(|b| *b);
+    let set = map.next_value_seed(OptObject(&mut value))?;
+    *slot = value.map(Box::new);
+    Ok(set)
+}
+
 /// A repeated message field.
 pub(crate) fn rep_msg<'de, X: StreamJson, A: MapAccess<'de>>(
     map: &mut A,
