@@ -972,6 +972,49 @@ mod tests {
     }
 
     #[test]
+    fn refusals_share_resources_and_a_repeat_moves_the_expiry() {
+        let mut a = Allocator::new(AllocatorConfig::default());
+        for i in 0..3 {
+            a.add_agent(agent(i), agent_res());
+        }
+        a.add_framework(fw(0), star(), BTreeSet::new(), true);
+        let grants = a.allocate(secs(0));
+        assert_eq!(grants.len(), 3);
+        let one_cpu = Resources::from_proto(&[scalar("cpus", 1.0)]).unwrap();
+        for g in &grants {
+            // Two equal pieces of one offer declined one after the other (as a framework
+            // holding several offers on an agent does): one filter, the later expiry.
+            a.recover_offered(&g.agent_id, &fw(0), "*", &one_cpu, Some(secs(5)), secs(0))
+                .unwrap();
+            a.recover_offered(&g.agent_id, &fw(0), "*", &one_cpu, Some(secs(8)), secs(0))
+                .unwrap();
+        }
+        // Three agents declined with the same bag: one shared copy of it.
+        assert_eq!(a.filter_resources.len(), 1);
+        let fs = &a.frameworks[&fw(0)].filters;
+        assert_eq!(fs.len(), 3);
+        let first = &fs.values().next().unwrap()[0];
+        assert_eq!(first.expires, secs(8));
+        assert!(fs
+            .values()
+            .all(|f| f.len() == 1 && Arc::ptr_eq(&f[0].resources, &first.resources)));
+
+        // The agents' 2 free cpus are not a subset of the refused 1 cpu + nothing else, so
+        // they are offered again; what is refused (1 cpu alone) would not be.
+        for g in &grants {
+            let rest = g.resources.minus(&one_cpu).minus(&one_cpu);
+            a.recover_offered(&g.agent_id, &fw(0), "*", &rest, None, secs(0))
+                .unwrap();
+        }
+        assert_eq!(a.allocate(secs(7)).len(), 3);
+        // Expired filters go at the end of a round, and the shared bag with them.
+        assert!(a.frameworks[&fw(0)].filters.values().all(|f| f.len() == 1));
+        a.allocate(secs(9));
+        assert!(a.frameworks[&fw(0)].filters.is_empty());
+        assert!(a.filter_resources.is_empty());
+    }
+
+    #[test]
     fn a_filtered_framework_leaves_the_agent_to_the_next() {
         let mut a = Allocator::new(AllocatorConfig::default());
         a.add_agent(agent(0), agent_res());

@@ -480,6 +480,17 @@ impl Resources {
                 }
             }
         }
+        // An emptied BTreeMap keeps its node; the allocator holds three bags per agent that
+        // empty and fill again all the time, mostly empty at rest.
+        if self.scalars.is_empty() {
+            self.scalars = BTreeMap::new();
+        }
+        if self.ranges.is_empty() {
+            self.ranges = BTreeMap::new();
+        }
+        if self.sets.is_empty() {
+            self.sets = BTreeMap::new();
+        }
     }
 
     /// `self + other` as a new value.

@@ -1037,6 +1037,11 @@ impl MasterActor {
         if let Some(fw) = self.frameworks.get_mut(&o.framework_id) {
             fw.offers.remove(id);
         }
+        // A burst of offers (every agent, several pieces each) grows the table; do not keep
+        // it at that size once they are answered. Shrinking at a quarter keeps this amortized.
+        if self.offers.capacity() > 1024 && self.offers.len() * 4 < self.offers.capacity() {
+            self.offers.shrink_to(self.offers.len() * 2);
+        }
         Some(o)
     }
 

@@ -79,6 +79,9 @@ pub use error::{ApiError, Error, Result};
 use actor::{Command, MasterActor};
 use store::{AgentRecord, FrameworkRecord, Identity, Store};
 
+/// Most bytes hyper buffers per HTTP connection (its minimum is 8 KiB).
+const MAX_CONNECTION_BUFFER: usize = 16 * 1024;
+
 /// The master has stopped; the handle can no longer reach it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the master is not running")]
@@ -249,6 +252,10 @@ async fn serve(
                 // and keeps every event stream's write buffer at its largest.
                 let conn = hyper::server::conn::http1::Builder::new()
                     .title_case_headers(true)
+                    // hyper's default lets each connection's read buffer grow to ~400 KB and
+                    // keeps it while the connection idles; 10,000 frameworks' keep-alive
+                    // connections would hold gigabytes. Bodies are read in pieces anyway.
+                    .max_buf_size(MAX_CONNECTION_BUFFER)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn);
                 tracker.spawn(async move {

@@ -57,6 +57,10 @@ impl Transport {
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
+            // hyper grows a connection's read buffer up to ~400 KB and keeps it; a framework
+            // holds a few connections for hours, mostly idle. Large events are read in
+            // pieces anyway (the RecordIO decoder gathers them).
+            .http1_max_buf_size(64 * 1024)
             .build(connector);
         let authorization = config.credentials.as_ref().map(basic_auth).transpose()?;
         Ok(Transport {

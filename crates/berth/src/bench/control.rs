@@ -53,6 +53,9 @@ pub const TARGET_STATE_MS: f64 = 300.0;
 /// ACCEPT calls one framework may have in flight.
 const ACCEPTS_IN_FLIGHT: usize = 4;
 
+/// How long the cluster idles after the last task before memory is read.
+const SETTLE: Duration = Duration::from_secs(2);
+
 /// How often registration is polled.
 const POLL: Duration = Duration::from_millis(100);
 
@@ -88,8 +91,11 @@ pub struct ControlReport {
     pub config: ControlConfig,
     /// From starting the cluster to every agent registered.
     pub registration: Duration,
-    /// RSS before the cluster, after registration, after the tasks (KiB; `None` off Linux).
+    /// RSS before the cluster, after registration, once idle after the tasks (KiB; `None`
+    /// off Linux).
     pub rss_kib: [Option<u64>; 3],
+    /// RSS right after the last terminal update (KiB): with the run's transient buffers.
+    pub rss_busy_kib: Option<u64>,
     /// The probe's SUBSCRIBED to offers for every agent.
     pub offer_round: Duration,
     /// Distinct agents the probe was offered.
@@ -242,8 +248,11 @@ async fn measure(
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .map_or(elapsed, |t| t.saturating_duration_since(t0));
-    // Let the last acknowledgements land before measuring memory and /state.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let rss_busy = rss_kib();
+    // Memory per tracked task is read once the cluster is idle: the last acknowledgements
+    // have landed and the allocator has returned the run's freed buffers (jemalloc purges
+    // freed pages after about a second, see .cargo/config.toml).
+    tokio::time::sleep(SETTLE).await;
     let rss_end = rss_kib();
 
     // 5. /state with everything tracked.
@@ -278,6 +287,7 @@ async fn measure(
         config: config.clone(),
         registration,
         rss_kib: [rss_base, rss_agents, rss_end],
+        rss_busy_kib: rss_busy,
         offer_round,
         offer_round_agents,
         launched: counters.launched.load(Ordering::Relaxed),
@@ -702,14 +712,28 @@ impl ControlReport {
                     kib,
                     "KiB",
                     format!(
-                        "VmRSS {} -> {} KiB over the run, {} tracked tasks; whole process (master, agents, schedulers)",
+                        "VmRSS {} -> {} KiB over the run, read {:?} after the last task ended; {} tracked tasks; whole process (master, agents, schedulers)",
                         self.rss_kib[1].unwrap_or(0),
                         self.rss_kib[2].unwrap_or(0),
+                        SETTLE,
                         self.tracked
                     ),
                 )
                 .below(TARGET_KIB_PER_TASK),
             );
+        }
+        if let (Some(before), Some(busy)) = (self.rss_kib[1], self.rss_busy_kib) {
+            #[allow(clippy::cast_precision_loss)]
+            let kib = busy.saturating_sub(before) as f64 / self.tracked.max(1) as f64;
+            figures.push(Figure::new(
+                "control-plane",
+                "RSS growth / tasks at the last task's end",
+                kib,
+                "KiB",
+                format!(
+                    "VmRSS {before} -> {busy} KiB, read at once (the run's transient buffers included)"
+                ),
+            ));
         }
         if let Some(kib) = self.kib_per_agent() {
             figures.push(Figure::new(
