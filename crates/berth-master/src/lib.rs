@@ -256,6 +256,7 @@ async fn serve(
                     // keeps it while the connection idles; 10,000 frameworks' keep-alive
                     // connections would hold gigabytes. Bodies are read in pieces anyway.
                     .max_buf_size(MAX_CONNECTION_BUFFER)
+                    .pipeline_flush(true)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn);
                 tracker.spawn(async move {
