@@ -4,6 +4,10 @@
 //! `try_send`), so it cannot deadlock with a slow peer.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering as AtomicOrdering};
+use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use berth_core::allocator::{refusal_duration, Allocator, AllocatorConfig, OfferGrant, Time};
@@ -11,6 +15,7 @@ use berth_core::msg::{AgentToMaster, MasterToAgent, Registration};
 use berth_core::resources::Resources;
 use berth_core::task as task_sm;
 use bytes::Bytes;
+use futures::stream::{SelectAll, Stream, StreamExt};
 use mesos_proto::id::{AgentId, FrameworkId, MasterIds, OfferId, TaskId};
 use mesos_proto::v1::scheduler::{call, event, Call, Event};
 use mesos_proto::v1::{
@@ -63,10 +68,6 @@ pub(crate) enum Command {
         to_agent: mpsc::Sender<MasterToAgent>,
         from_agent: mpsc::Receiver<AgentToMaster>,
     },
-    /// A message on agent link `link`.
-    FromAgent { link: u64, msg: Box<AgentToMaster> },
-    /// Agent link `link` closed.
-    AgentLinkClosed { link: u64 },
     /// Take a `/state` snapshot.
     State { reply: oneshot::Sender<StateDoc> },
 }
@@ -201,9 +202,21 @@ pub(crate) struct OfferRec {
 /// Agent link bookkeeping.
 #[derive(Debug)]
 struct Link {
+    /// The agent's own queue: messages go straight in while it has room and nothing waits
+    /// in `overflow`.
     to_agent: mpsc::Sender<MasterToAgent>,
+    /// Messages that found the agent's queue full, drained in order by the link's pump
+    /// (which awaits room; the actor never waits for an agent).
+    overflow: mpsc::Sender<MasterToAgent>,
+    /// Messages in `overflow` not yet handed to the agent.
+    overflowing: Arc<AtomicUsize>,
     agent_id: Option<AgentId>,
 }
+
+/// Every agent link's incoming messages, polled by the actor itself (no task per link):
+/// `(link, Some(message))`, then `(link, None)` once when the agent's sender is gone.
+type AgentInbox =
+    SelectAll<Pin<Box<dyn Stream<Item = (u64, Option<AgentToMaster>)> + Send + 'static>>>;
 
 /// The master's state and its command loop.
 pub(crate) struct MasterActor {
@@ -233,12 +246,14 @@ pub(crate) struct MasterActor {
     pub offers: HashMap<OfferId, OfferRec>,
     pub allocator: Allocator,
     links: HashMap<u64, Link>,
+    agent_inbox: AgentInbox,
     next_link: u64,
     origin: Instant,
     next_allocation: Instant,
     allocation_pending: bool,
     rx: mpsc::Receiver<Command>,
-    self_tx: mpsc::Sender<Command>,
+    /// Keeps the command channel open while the actor runs: only `shutdown` stops it.
+    _self_tx: mpsc::Sender<Command>,
 }
 
 fn master_status(
@@ -397,11 +412,12 @@ impl MasterActor {
             agents: BTreeMap::new(),
             offers: HashMap::new(),
             links: HashMap::new(),
+            agent_inbox: SelectAll::new(),
             next_link: 0,
             origin: now,
             allocation_pending: false,
             rx,
-            self_tx,
+            _self_tx: self_tx,
         }
     }
 
@@ -414,13 +430,22 @@ impl MasterActor {
         info!(master_id = %self.ids.master_id(), "master started");
         loop {
             let deadline = self.next_deadline();
+            if shutdown.is_cancelled() {
+                break;
+            }
+            // Unbiased between calls and agent messages: neither starves the other.
             tokio::select! {
-                biased;
                 _ = shutdown.cancelled() => break,
                 cmd = self.rx.recv() => match cmd {
                     Some(cmd) => self.handle(cmd, &tracker, &shutdown),
                     None => break,
                 },
+                Some((link, msg)) = self.agent_inbox.next(), if !self.agent_inbox.is_empty() => {
+                    match msg {
+                        Some(msg) => self.on_agent_message(link, msg),
+                        None => self.agent_link_closed(link),
+                    }
+                }
                 _ = tokio::time::sleep_until(deadline) => self.on_timers(),
             }
             if self.allocation_pending {
@@ -554,31 +579,32 @@ impl MasterActor {
                 to_agent,
                 from_agent,
             } => self.attach_agent(to_agent, from_agent, tracker, shutdown),
-            Command::FromAgent { link, msg } => self.on_agent_message(link, *msg),
-            Command::AgentLinkClosed { link } => self.agent_link_closed(link),
             Command::State { reply } => {
                 let _ = reply.send(crate::state_json::snapshot(self));
             }
         }
     }
 
-    /// Starts the two pumps of an agent link: agent -> actor (awaits the actor's queue) and
-    /// actor -> agent (a bounded queue the actor fills with `try_send`, drained with awaits,
-    /// so the actor never waits for an agent).
+    /// Takes on an agent link: its messages join the actor's inbox; messages to it go into
+    /// its queue directly, or through the link's pump when the queue is full.
     fn attach_agent(
         &mut self,
         to_agent: mpsc::Sender<MasterToAgent>,
-        mut from_agent: mpsc::Receiver<AgentToMaster>,
+        from_agent: mpsc::Receiver<AgentToMaster>,
         tracker: &TaskTracker,
         shutdown: &CancellationToken,
     ) {
         let link = self.next_link;
         self.next_link += 1;
-        let (out_tx, mut out_rx) = mpsc::channel::<MasterToAgent>(self.config.agent_buffer.max(1));
+        let (overflow, mut out_rx) =
+            mpsc::channel::<MasterToAgent>(self.config.agent_buffer.max(1));
+        let overflowing = Arc::new(AtomicUsize::new(0));
         self.links.insert(
             link,
             Link {
-                to_agent: out_tx,
+                to_agent: to_agent.clone(),
+                overflow,
+                overflowing: Arc::clone(&overflowing),
                 agent_id: None,
             },
         );
@@ -596,30 +622,26 @@ impl MasterActor {
                     _ = token.cancelled() => return,
                     sent = to_agent.send(msg) => if sent.is_err() { return },
                 }
+                // Only now: a message the actor sends directly after this reads 0 lands
+                // behind this one.
+                overflowing.fetch_sub(1, AtomicOrdering::AcqRel);
             }
         });
-        let tx = self.self_tx.clone();
-        let token = shutdown.clone();
-        tracker.spawn(async move {
-            loop {
-                let msg = tokio::select! {
-                    _ = token.cancelled() => return,
-                    msg = from_agent.recv() => msg,
+        let mut from_agent = Some(from_agent);
+        self.agent_inbox
+            .push(Box::pin(futures::stream::poll_fn(move |cx| {
+                let Some(rx) = from_agent.as_mut() else {
+                    return Poll::Ready(None);
                 };
-                let cmd = match msg {
-                    Some(msg) => Command::FromAgent {
-                        link,
-                        msg: Box::new(msg),
-                    },
-                    None => Command::AgentLinkClosed { link },
-                };
-                let closed = matches!(cmd, Command::AgentLinkClosed { .. });
-                tokio::select! {
-                    _ = token.cancelled() => return,
-                    sent = tx.send(cmd) => if sent.is_err() || closed { return },
+                match rx.poll_recv(cx) {
+                    Poll::Ready(Some(msg)) => Poll::Ready(Some((link, Some(msg)))),
+                    Poll::Ready(None) => {
+                        from_agent = None;
+                        Poll::Ready(Some((link, None)))
+                    }
+                    Poll::Pending => Poll::Pending,
                 }
-            }
-        });
+            })));
     }
 
     // ------------------------------------------------------------------ events
@@ -646,7 +668,21 @@ impl MasterActor {
             return;
         };
         if let Some(l) = self.links.get(&link) {
-            if let Err(e) = l.to_agent.try_send(msg) {
+            let msg = if l.overflowing.load(AtomicOrdering::Acquire) == 0 {
+                match l.to_agent.try_send(msg) {
+                    Ok(()) => return,
+                    Err(mpsc::error::TrySendError::Full(msg)) => msg,
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        debug!(agent_id = %agent_id, "agent link closed; message dropped");
+                        return;
+                    }
+                }
+            } else {
+                msg
+            };
+            l.overflowing.fetch_add(1, AtomicOrdering::AcqRel);
+            if let Err(e) = l.overflow.try_send(msg) {
+                l.overflowing.fetch_sub(1, AtomicOrdering::AcqRel);
                 error!(agent_id = %agent_id, error = %e, "agent link full or closed; message dropped");
             }
         }

@@ -110,6 +110,9 @@ pub struct ControlReport {
     pub other_terminal: u64,
     /// ACCEPT / DECLINE calls that failed.
     pub call_errors: u64,
+    /// What the frameworks saw and did: OFFERS events, offers in them, offers declined,
+    /// UPDATE events (re-sent ones included).
+    pub traffic: [u64; 4],
     /// First SUBSCRIBE to the last ACCEPT answered.
     pub launch_elapsed: Duration,
     /// First SUBSCRIBE to the last terminal update (or to the timeout).
@@ -133,6 +136,10 @@ struct Counters {
     other: AtomicU64,
     call_errors: AtomicU64,
     terminal: AtomicU64,
+    offer_events: AtomicU64,
+    offers: AtomicU64,
+    declined: AtomicU64,
+    updates: AtomicU64,
     last_launch: Mutex<Option<Instant>>,
     changed: Notify,
 }
@@ -291,6 +298,12 @@ async fn measure(
         offer_round,
         offer_round_agents,
         launched: counters.launched.load(Ordering::Relaxed),
+        traffic: [
+            counters.offer_events.load(Ordering::Relaxed),
+            counters.offers.load(Ordering::Relaxed),
+            counters.declined.load(Ordering::Relaxed),
+            counters.updates.load(Ordering::Relaxed),
+        ],
         finished: counters.finished.load(Ordering::Relaxed),
         failed: counters.failed.load(Ordering::Relaxed),
         other_terminal: counters.other.load(Ordering::Relaxed),
@@ -454,12 +467,17 @@ async fn framework(
             | SchedulerEvent::Error(_) => continue,
         };
         if let Some(offers) = ev.offers {
+            counters.offer_events.fetch_add(1, Ordering::Relaxed);
+            counters
+                .offers
+                .fetch_add(offers.offers.len() as u64, Ordering::Relaxed);
             held.extend(offers.offers);
         }
         if let Some(rescind) = ev.rescind {
             held.retain(|o| o.id != rescind.offer_id);
         }
         if let Some(update) = ev.update {
+            counters.updates.fetch_add(1, Ordering::Relaxed);
             let status = update.status;
             let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskStaging);
             let first_end = state.is_terminal()
@@ -547,6 +565,9 @@ async fn framework(
             let counters = Arc::clone(&counters);
             let first_done = done && !suppressed;
             suppressed |= done;
+            counters
+                .declined
+                .fetch_add(declined.len() as u64, Ordering::Relaxed);
             calls.spawn(async move {
                 if !declined.is_empty() {
                     // Done: keep these agents away for long; else Mesos's default 5 s.
@@ -754,10 +775,16 @@ impl ControlReport {
 
     /// What the figures need to be read correctly.
     pub fn notes(&self) -> Vec<String> {
-        let mut notes = vec![format!(
-            "control-plane tasks: {} launched, {} finished, {} failed, {} other terminal, {} call errors",
-            self.launched, self.finished, self.failed, self.other_terminal, self.call_errors
-        )];
+        let [offer_events, offers, declined, updates] = self.traffic;
+        let mut notes = vec![
+            format!(
+                "control-plane tasks: {} launched, {} finished, {} failed, {} other terminal, {} call errors",
+                self.launched, self.finished, self.failed, self.other_terminal, self.call_errors
+            ),
+            format!(
+                "control-plane traffic: {offer_events} OFFERS events with {offers} offers ({declined} declined), {updates} UPDATE events"
+            ),
+        ];
         if self.timed_out {
             notes.push(format!(
                 "control-plane: not every task ended within {:?}; rates are over what did",
