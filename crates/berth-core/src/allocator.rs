@@ -153,33 +153,39 @@ struct Interner {
     names: Vec<String>,
 }
 
+/// The number of `key` in `keys`, a new one (the count so far) the first time it is seen;
+/// `true` when it was new.
+fn number_of<K, Q>(keys: &mut HashMap<K, u32>, key: &Q) -> (u32, bool)
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: ToOwned<Owned = K> + std::hash::Hash + Eq + ?Sized,
+{
+    if let Some(&k) = keys.get(key) {
+        return (k, false);
+    }
+    let k = u32::try_from(keys.len()).unwrap_or(u32::MAX);
+    keys.insert(key.to_owned(), k);
+    (k, true)
+}
+
 impl Interner {
     fn framework(&mut self, id: &FrameworkId) -> u32 {
-        if let Some(&k) = self.framework_keys.get(id) {
-            return k;
+        let (k, new) = number_of(&mut self.framework_keys, id);
+        if new {
+            self.frameworks.push(id.clone());
         }
-        let k = u32::try_from(self.frameworks.len()).unwrap_or(u32::MAX);
-        self.frameworks.push(id.clone());
-        self.framework_keys.insert(id.clone(), k);
         k
     }
 
     fn agent(&mut self, id: &AgentId) -> u32 {
-        if let Some(&k) = self.agent_keys.get(id) {
-            return k;
-        }
-        let k = u32::try_from(self.agent_keys.len()).unwrap_or(u32::MAX);
-        self.agent_keys.insert(id.clone(), k);
-        k
+        number_of(&mut self.agent_keys, id).0
     }
 
     fn role(&mut self, role: &str) -> u32 {
-        if let Some(&k) = self.role_keys.get(role) {
-            return k;
+        let (k, new) = number_of(&mut self.role_keys, role);
+        if new {
+            self.roles.push(role.to_string());
         }
-        let k = u32::try_from(self.roles.len()).unwrap_or(u32::MAX);
-        self.roles.push(role.to_string());
-        self.role_keys.insert(role.to_string(), k);
         k
     }
 
