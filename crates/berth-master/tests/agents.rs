@@ -325,3 +325,77 @@ async fn hundreds_of_simulated_agents_are_offered_across_frameworks() {
         .is_some_and(|a| a.iter().all(|s| s["simulated"] == true)));
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_to_a_busy_agent_queue_up_in_order() {
+    use berth_core::msg::{AgentToMaster, MasterToAgent, Registration};
+    use mesos_proto::resource::scalar;
+    use tokio::sync::mpsc;
+
+    let m = TestMaster::start().await;
+    // An agent whose queue holds one message and that reads nothing for a while: the master
+    // must neither wait for it nor drop or reorder what it sends meanwhile.
+    let (to_agent, mut agent_rx) = mpsc::channel::<MasterToAgent>(1);
+    let (agent_tx, from_agent) = mpsc::channel::<AgentToMaster>(8);
+    m.handle
+        .attach_agent(to_agent, from_agent)
+        .await
+        .expect("attach");
+    agent_tx
+        .send(AgentToMaster::Register(Registration {
+            previous_id: None,
+            hostname: "busy".into(),
+            port: 5051,
+            resources: vec![scalar("cpus", 8.0), scalar("mem", 4096.0)],
+            attributes: Vec::new(),
+            tasks: Vec::new(),
+            simulated: true,
+        }))
+        .await
+        .expect("register");
+    let registered = agent_rx.recv().await.expect("Registered");
+    assert!(matches!(registered, MasterToAgent::Registered { .. }));
+
+    let mut s = subscribe(m.addr, &subscribe_body("busy-agent", ""), None).await;
+    let fid = framework_id_of(&s.next().await.expect("SUBSCRIBED"));
+    let offer = offers_of(&s.next_of(event::Type::Offers).await).remove(0);
+    let ids: Vec<String> = (0..6).map(|i| format!("t{i}")).collect();
+    let tasks: Vec<String> = ids
+        .iter()
+        .map(|id| seed_task(id, &offer.agent_id.value))
+        .collect();
+    call_ok(
+        m.addr,
+        &s.stream_id,
+        &accept_body(&fid, &offer.id.value, &tasks, 5.0),
+    )
+    .await;
+    for id in ["t0", "t3"] {
+        call_ok(
+            m.addr,
+            &s.stream_id,
+            &format!(
+                r#"{{"type":"KILL","framework_id":{{"value":"{fid}"}},"kill":{{"task_id":{{"value":"{id}"}}}}}}"#
+            ),
+        )
+        .await;
+    }
+    // The master answered every call while the agent read nothing.
+    let mut seen = Vec::new();
+    while seen.len() < ids.len() + 2 {
+        let msg = tokio::time::timeout(WAIT, agent_rx.recv())
+            .await
+            .expect("the agent gets every message")
+            .expect("link open");
+        seen.push(match msg {
+            MasterToAgent::RunTask { task, .. } => format!("run {}", task.task_id.value),
+            MasterToAgent::KillTask { task_id, .. } => format!("kill {task_id}"),
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    let mut want: Vec<String> = ids.iter().map(|id| format!("run {id}")).collect();
+    want.push("kill t0".into());
+    want.push("kill t3".into());
+    assert_eq!(seen, want);
+    m.stop().await;
+}
