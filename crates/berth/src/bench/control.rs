@@ -420,8 +420,8 @@ struct Workload {
     protobuf: bool,
 }
 
-/// One framework: holds its offers and launches its `quota` tasks on them (at most
-/// `per_offer` per offer, at most `max_in_flight` launched and not yet ended), counts their
+/// One framework: holds its offers and launches its `quota` tasks on them (`per_offer` per
+/// offer, once that many fit under `max_in_flight` launched and not yet ended), counts their
 /// terminal updates (acknowledged by the library), declines offers it cannot use and, once
 /// everything is launched, declines the rest for long and suppresses. Runs until `stop`.
 ///
@@ -503,16 +503,17 @@ async fn framework(
             }
         }
 
-        // Launch on held offers while there is room.
+        // Launch on held offers while there is room for a whole batch: an ACCEPT per task as
+        // soon as one ends would spend an offer (and a call, and the remainder's re-offer)
+        // on each task; batching is what a throughput-minded scheduler does.
         let mut declined: Vec<OfferId> = Vec::new();
         loop {
             let in_flight = launched.saturating_sub(ended_count.load(Ordering::Relaxed));
-            let room = work
-                .max_in_flight
-                .saturating_sub(in_flight)
+            let batch = u64::from(work.per_offer)
                 .min(work.quota - launched)
-                .min(u64::from(work.per_offer));
-            if room == 0 {
+                .min(work.max_in_flight);
+            let room = work.max_in_flight.saturating_sub(in_flight).min(batch);
+            if room == 0 || room < batch {
                 break;
             }
             let Some(offer) = held.pop_front() else {
