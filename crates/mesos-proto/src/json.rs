@@ -477,22 +477,22 @@ impl Writer {
         self.out.push('"');
         let bytes = s.as_bytes();
         let mut start = 0;
-        for (i, &b) in bytes.iter().enumerate() {
-            let esc: Option<&str> = match b {
-                b'"' => Some("\\\""),
-                b'\\' => Some("\\\\"),
-                b'\n' => Some("\\n"),
-                b'\r' => Some("\\r"),
-                b'\t' => Some("\\t"),
-                0x08 => Some("\\b"),
-                0x0c => Some("\\f"),
-                0..=0x1f => None,
-                _ => continue,
-            };
+        // Runs without anything to escape (nearly every string) are copied whole.
+        while let Some(off) = bytes[start..]
+            .iter()
+            .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        {
+            let i = start + off;
             self.out.push_str(&s[start..i]);
-            match esc {
-                Some(e) => self.out.push_str(e),
-                None => {
+            match bytes[i] {
+                b'"' => self.out.push_str("\\\""),
+                b'\\' => self.out.push_str("\\\\"),
+                b'\n' => self.out.push_str("\\n"),
+                b'\r' => self.out.push_str("\\r"),
+                b'\t' => self.out.push_str("\\t"),
+                0x08 => self.out.push_str("\\b"),
+                0x0c => self.out.push_str("\\f"),
+                b => {
                     use fmt::Write as _;
                     let _ = write!(self.out, "\\u{b:04X}");
                 }

@@ -145,6 +145,15 @@ struct Counters {
 }
 
 impl Counters {
+    /// `n` more of a framework's tasks (`quota` in all) ended; the run's loop is woken once
+    /// the framework's last one has (not on every task: that was 100,000 wake-ups).
+    fn ended(&self, framework_ended: &AtomicU64, n: u64, quota: u64) {
+        self.terminal.fetch_add(n, Ordering::Relaxed);
+        if framework_ended.fetch_add(n, Ordering::Relaxed) + n >= quota {
+            self.changed.notify_one();
+        }
+    }
+
     fn launched(&self, n: u64) {
         self.launched.fetch_add(n, Ordering::Relaxed);
         *self
@@ -497,9 +506,7 @@ async fn framework(
                     _ => &counters.other,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                ended_count.fetch_add(1, Ordering::Relaxed);
-                counters.terminal.fetch_add(1, Ordering::Relaxed);
-                counters.changed.notify_one();
+                counters.ended(&ended_count, 1, work.quota);
             }
         }
 
@@ -537,6 +544,7 @@ async fn framework(
             let counters = Arc::clone(&counters);
             let permits = Arc::clone(&accepts);
             let ended_count = Arc::clone(&ended_count);
+            let quota = work.quota;
             calls.spawn(async move {
                 let _permit = permits.acquire_owned().await;
                 // refuse_seconds 0: what is left of the agent is offered again at once.
@@ -548,10 +556,8 @@ async fn framework(
                         counters.call_errors.fetch_add(1, Ordering::Relaxed);
                         // Its tasks will never end: count them as ended, or the run waits
                         // for the timeout.
-                        ended_count.fetch_add(n, Ordering::Relaxed);
                         counters.other.fetch_add(n, Ordering::Relaxed);
-                        counters.terminal.fetch_add(n, Ordering::Relaxed);
-                        counters.changed.notify_one();
+                        counters.ended(&ended_count, n, quota);
                     }
                 }
             });
