@@ -134,8 +134,6 @@ pub(crate) struct Task {
     /// State and UUID of the latest update forwarded towards the scheduler.
     pub status_update_state: Option<TaskState>,
     pub status_update_uuid: Option<Vec<u8>>,
-    /// The latest status received (for reconciliation).
-    pub latest_status: Option<TaskStatus>,
     /// Whether the task's resources are still accounted as used.
     pub holds_resources: bool,
 }
@@ -1602,7 +1600,6 @@ impl MasterActor {
             statuses: Vec::new(),
             status_update_state: None,
             status_update_uuid: None,
-            latest_status: None,
             holds_resources: true,
         };
         if let Some(fw) = self.frameworks.get_mut(fid) {
@@ -2110,7 +2107,6 @@ impl MasterActor {
                     statuses: Vec::new(),
                     status_update_state: None,
                     status_update_uuid: None,
-                    latest_status: None,
                     holds_resources: false,
                 });
                 entry.state = r.state;
@@ -2149,7 +2145,6 @@ impl MasterActor {
             t.state = state;
         }
         push_status(&mut t.statuses, &s);
-        t.latest_status = Some(s.clone());
         let mut task = t.clone();
         self.release_task_resources(&mut task);
         if let Some(t) = self
@@ -2271,7 +2266,6 @@ impl MasterActor {
                 .unwrap_or(prev);
             t.state = next;
             push_status(&mut t.statuses, &status);
-            t.latest_status = Some(status.clone());
             t.status_update_state = Some(new_state);
             t.status_update_uuid = status.uuid.clone();
             if task_sm::releases_resources(prev, next) && t.holds_resources {
@@ -2311,7 +2305,8 @@ fn push_status(statuses: &mut Vec<TaskStatus>, status: &TaskStatus) {
 
 /// The UPDATE answering reconciliation for a known task.
 fn reconciliation_status(t: &Task) -> TaskStatus {
-    let latest = t.latest_status.as_ref();
+    // The history's last entry is the latest status received (without `data`).
+    let latest = t.statuses.last();
     let state = t.status_update_state.unwrap_or(t.state);
     TaskStatus {
         task_id: t.info.task_id.clone(),
