@@ -196,7 +196,7 @@ fn parse_api_version(text: &str) -> Option<bollard::ClientVersion> {
 }
 
 /// Total memory of the host, for `--oom-score-adj`.
-fn host_memory_bytes() -> Option<u64> {
+pub fn host_memory_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

@@ -180,10 +180,9 @@ async fn direct(config: &BurstConfig) -> anyhow::Result<Duration> {
     let mut runs = JoinSet::new();
     for i in 0..config.tasks {
         let docker = docker.clone();
-        let body = container_body(&config.image, &sandbox);
-        runs.spawn(async move {
-            engine_run(&docker, &format!("berth-bench-burst-{pid}-{i}"), body).await
-        });
+        let name = format!("berth-bench-burst-{pid}-{i}");
+        let body = container_body(&config.image, &sandbox, &name);
+        runs.spawn(async move { engine_run(&docker, &name, body).await });
     }
     let mut last = t0;
     while let Some(joined) = runs.join_next().await {

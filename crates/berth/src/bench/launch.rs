@@ -1,19 +1,19 @@
 //! Launch overhead: the real `berth run` binary (with its embedded one-agent cluster, as a user
 //! runs it) against a plain Engine API create + start (+ wait) of the same container, and
-//! against `docker run --rm`. Runs are interleaved (berth, engine, docker, berth, ...) after one
-//! unmeasured warm-up of each, so drift of the machine hits all three alike.
+//! against `docker run --rm`. Runs are interleaved, the three ways taking turns going first
+//! (berth, engine, docker; engine, docker, berth; ...), after one unmeasured warm-up of each,
+//! so drift of the machine and the engine's after-work hit all three alike.
 //!
 //! `berth run` is timed from spawning the process to the `status update ... TASK_RUNNING` line
 //! on its stderr, and to its exit. The engine path is timed to `start` answering (the container
 //! runs) and to `wait` answering (it exited); removal follows, untimed.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
     CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
 };
@@ -78,23 +78,38 @@ pub async fn engine(image: &str) -> anyhow::Result<Docker> {
     Ok(docker)
 }
 
-/// The container `berth run --image <image> --command true` makes, reduced to what matters for
-/// its cost: host networking (Mesos's default), `sh -c true`, a bind-mounted sandbox, labels.
-pub fn container_body(image: &str, sandbox: &Path) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some(image.to_owned()),
-        cmd: Some(vec!["/bin/sh".into(), "-c".into(), "true".into()]),
-        labels: Some(HashMap::from([(
-            BENCH_LABEL.to_owned(),
-            "engine".to_owned(),
-        )])),
-        host_config: Some(HostConfig {
-            network_mode: Some("host".into()),
-            binds: Some(vec![format!("{}:/mnt/mesos/sandbox", sandbox.display())]),
+/// The container the engine-side runs create: the agent's own create body (berth-agent's
+/// `run_options::build`) for the same task berth runs — `sh -c true` in `image` with cpus 0.1
+/// and mem 32 (CPU shares, memory limit, OOM score, Mesos environment, sandbox bind, host
+/// network) — under the name `name` and the bench's label instead of the agent's.
+pub fn container_body(image: &str, sandbox: &Path, name: &str) -> ContainerCreateBody {
+    let task = super::true_task(
+        name.to_owned(),
+        image,
+        mesos_proto::v1::AgentId {
+            value: "bench".into(),
+        },
+        vec![
+            mesos_proto::resource::scalar("cpus", 0.1),
+            mesos_proto::resource::scalar("mem", 32.0),
+        ],
+    );
+    let labels = std::collections::BTreeMap::from([(BENCH_LABEL.to_owned(), "engine".to_owned())]);
+    let ctx = berth_agent::run_options::RunContext {
+        container_name: name,
+        host_sandbox: sandbox,
+        mapped_sandbox: "/mnt/mesos/sandbox",
+        labels: &labels,
+        host_memory_bytes: berth_agent::docker::host_memory_bytes(),
+    };
+    // The task is fixed and valid; a failure here is a bug in the bench.
+    berth_agent::run_options::build(&task, &ctx).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the bench task does not translate");
+        ContainerCreateBody {
+            image: Some(image.to_owned()),
             ..Default::default()
-        }),
-        ..Default::default()
-    }
+        }
+    })
 }
 
 /// Create, start, wait for one container through the Engine API, then remove it. Returns the
@@ -255,29 +270,43 @@ pub async fn run(config: &LaunchConfig) -> anyhow::Result<LaunchReport> {
     engine_run(
         &docker,
         &format!("berth-bench-{pid}-warmup"),
-        container_body(&config.image, &sandbox),
+        container_body(
+            &config.image,
+            &sandbox,
+            &format!("berth-bench-{pid}-warmup"),
+        ),
     )
     .await?;
 
     let (mut b_run, mut b_exit, mut e_start, mut e_exit, mut d_run) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..config.runs {
-        let (running, exited) = berth_run(config, &format!("bench-launch-{pid}-{i}")).await?;
-        b_run.push(running);
-        b_exit.push(exited);
-        let t0 = Instant::now();
-        let (started, exited) = engine_run(
-            &docker,
-            &format!("berth-bench-{pid}-{i}"),
-            container_body(&config.image, &sandbox),
-        )
-        .await?;
-        e_start.push(started - t0);
-        e_exit.push(exited - t0);
-        if docker_cli.is_ok() {
-            match docker_run(&config.image).await {
-                Ok(took) => d_run.push(took),
-                Err(e) => docker_cli = Err(format!("docker run --rm failed: {e:#}")),
+        // The three ways take turns going first, so none always follows the same one (and
+        // whatever the engine still does after it).
+        for way in 0..3 {
+            match (way + i) % 3 {
+                0 => {
+                    let (running, exited) =
+                        berth_run(config, &format!("bench-launch-{pid}-{i}")).await?;
+                    b_run.push(running);
+                    b_exit.push(exited);
+                }
+                1 => {
+                    let t0 = Instant::now();
+                    let name = format!("berth-bench-{pid}-{i}");
+                    let body = container_body(&config.image, &sandbox, &name);
+                    let (started, exited) = engine_run(&docker, &name, body).await?;
+                    e_start.push(started - t0);
+                    e_exit.push(exited - t0);
+                }
+                _ => {
+                    if docker_cli.is_ok() {
+                        match docker_run(&config.image).await {
+                            Ok(took) => d_run.push(took),
+                            Err(e) => docker_cli = Err(format!("docker run --rm failed: {e:#}")),
+                        }
+                    }
+                }
             }
         }
     }
@@ -299,7 +328,7 @@ impl LaunchReport {
     pub fn figures(&self) -> Vec<Figure> {
         let c = &self.config;
         let setup = format!(
-            "{}, `sh -c true`, host network, {} runs (interleaved, after 1 warm-up)",
+            "{}, `sh -c true`, host network, {} runs (interleaved, rotating order, after 1 warm-up)",
             c.image, c.runs
         );
         let pair = |name: &str, s: &Summary| {
