@@ -86,7 +86,7 @@ pub struct BenchArgs {
     #[arg(long, default_value = "berth/busybox:latest")]
     pub image: String,
     /// launch: measured runs of each way to start the container.
-    #[arg(long = "launch-runs", default_value_t = 20)]
+    #[arg(long = "launch-runs", default_value_t = 40)]
     pub launch_runs: u32,
     /// burst: containers launched at once.
     #[arg(long = "burst-tasks", default_value_t = 100)]
