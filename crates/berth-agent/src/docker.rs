@@ -195,6 +195,11 @@ fn parse_api_version(text: &str) -> Option<bollard::ClientVersion> {
     })
 }
 
+/// The task's `container.docker`, if it has one.
+fn docker_info(request: &LaunchRequest) -> Option<&mesos_proto::v1::container_info::DockerInfo> {
+    request.task.container.as_ref()?.docker.as_deref()
+}
+
 /// Total memory of the host, for `--oom-score-adj`.
 pub fn host_memory_bytes() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -653,12 +658,7 @@ impl DockerContainerizer {
 
 impl Containerizer for DockerContainerizer {
     async fn prepare(&self, request: &LaunchRequest) -> Result<Prepared, ContainerizerError> {
-        let docker = request
-            .task
-            .container
-            .as_ref()
-            .and_then(|c| c.docker.as_ref())
-            .ok_or(RunOptionsError::NotDocker)?;
+        let docker = docker_info(request).ok_or(RunOptionsError::NotDocker)?;
         let image = docker.image.as_str();
         let reference = with_default_tag(image);
         let force = docker.force_pull_image.unwrap_or(false);
@@ -687,11 +687,7 @@ impl Containerizer for DockerContainerizer {
     }
 
     async fn create(&self, request: &LaunchRequest) -> Result<bool, ContainerizerError> {
-        let force_pull = request
-            .task
-            .container
-            .as_ref()
-            .and_then(|c| c.docker.as_ref())
+        let force_pull = docker_info(request)
             .and_then(|d| d.force_pull_image)
             .unwrap_or(false);
         if force_pull {

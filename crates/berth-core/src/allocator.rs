@@ -131,7 +131,8 @@ pub struct AgentView {
 #[derive(Debug)]
 struct AgentSlot {
     id: AgentId,
-    /// Its number in the `Interner` (filters are keyed by it).
+    /// Its number while it is added (filters are keyed by it; they go with the agent, so a
+    /// re-added agent may take a fresh one).
     key: u32,
     view: AgentView,
     /// Offered + used scalars per framework (for removing the agent): framework key (see
@@ -140,13 +141,12 @@ struct AgentSlot {
     allocations: Vec<(u32, Vec<i64>)>,
 }
 
-/// Append-only numbering of framework IDs, agent IDs, roles and resource names, so per-agent
-/// bookkeeping and refusal filters use small integers instead of strings.
+/// Append-only numbering of framework IDs, roles and resource names, so per-agent bookkeeping
+/// and refusal filters use small integers instead of strings.
 #[derive(Debug, Default)]
 struct Interner {
     framework_keys: HashMap<FrameworkId, u32>,
     frameworks: Vec<FrameworkId>,
-    agent_keys: HashMap<AgentId, u32>,
     role_keys: HashMap<String, u32>,
     roles: Vec<String>,
     name_ids: HashMap<String, usize>,
@@ -175,10 +175,6 @@ impl Interner {
             self.frameworks.push(id.clone());
         }
         k
-    }
-
-    fn agent(&mut self, id: &AgentId) -> u32 {
-        number_of(&mut self.agent_keys, id).0
     }
 
     fn role(&mut self, role: &str) -> u32 {
@@ -294,6 +290,8 @@ pub struct Allocator {
     /// Scalar totals of the cluster, in thousandths.
     cluster_total: BTreeMap<String, i64>,
     interner: Interner,
+    /// The next `AgentSlot::key`.
+    next_agent_key: u32,
     /// The resource bags filters refer to, each kept once.
     filter_resources: HashSet<Arc<Resources>>,
 }
@@ -338,7 +336,8 @@ impl Allocator {
         for (name, v) in total.scalars() {
             *self.cluster_total.entry(name.to_string()).or_insert(0) += v;
         }
-        let key = self.interner.agent(&agent_id);
+        let key = self.next_agent_key;
+        self.next_agent_key = self.next_agent_key.wrapping_add(1);
         self.agent_index.insert(agent_id.clone(), self.agents.len());
         self.agents.push(AgentSlot {
             id: agent_id,
@@ -699,22 +698,18 @@ impl Allocator {
             }
         }
         drop(cands);
-        // Drop expired filters now and then so they do not pile up.
-        let mut dropped = false;
+        // Drop expired filters now and then so they do not pile up, and the bags no filter
+        // refers to any more (also those of filters removed with an agent, a revive, ...).
         for fw in self.frameworks.values_mut() {
             if fw.filters.is_empty() {
                 continue;
             }
             fw.filters.retain(|_, fs| {
-                let before = fs.len();
                 fs.retain(|f| now < f.expires);
-                dropped |= fs.len() != before;
                 !fs.is_empty()
             });
         }
-        if dropped {
-            self.filter_resources.retain(|r| Arc::strong_count(r) > 1);
-        }
+        self.filter_resources.retain(|r| Arc::strong_count(r) > 1);
         grants
     }
 
@@ -735,9 +730,7 @@ impl Allocator {
         if resources.is_empty() || !self.frameworks.contains_key(framework_id) {
             return Ok(());
         }
-        let Some(&agent_key) = self.interner.agent_keys.get(agent_id) else {
-            return Ok(());
-        };
+        let agent_key = self.agents[self.slot_index(agent_id)?].key;
         let role = self.interner.role(role);
         let shared = match self.filter_resources.get(resources) {
             Some(r) => Arc::clone(r),
@@ -756,9 +749,10 @@ impl Allocator {
             .entry(agent_key)
             .or_insert_with(|| Vec::with_capacity(1));
         // The same refusal again only moves the expiry (two equal filters act as the later one).
+        // Every bag comes from the pool, so equal bags are the same allocation.
         match filters
             .iter_mut()
-            .find(|f| f.role == role && *f.resources == *resources)
+            .find(|f| f.role == role && Arc::ptr_eq(&f.resources, &shared))
         {
             Some(f) => f.expires = f.expires.max(expires),
             None => filters.push(Filter {

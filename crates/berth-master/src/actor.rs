@@ -427,10 +427,10 @@ impl MasterActor {
     pub(crate) async fn run(mut self, shutdown: CancellationToken, tracker: TaskTracker) {
         info!(master_id = %self.ids.master_id(), "master started");
         loop {
-            let deadline = self.next_deadline();
             if shutdown.is_cancelled() {
                 break;
             }
+            let deadline = self.next_deadline();
             // Unbiased between calls and agent messages: neither starves the other.
             tokio::select! {
                 _ = shutdown.cancelled() => break,

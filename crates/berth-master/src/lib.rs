@@ -247,15 +247,14 @@ async fn serve(
                     tracing::debug!(%peer, error = %e, "TCP_NODELAY");
                 }
                 let svc = hyper_util::service::TowerToHyperService::new(app.clone());
-                // No pipeline_flush: it would answer a scheduler's pipelined ACKNOWLEDGEs in
-                // one write, but it also makes hyper gather whole bodies (a 100 MB /state)
-                // and keeps every event stream's write buffer at its largest.
                 let conn = hyper::server::conn::http1::Builder::new()
                     .title_case_headers(true)
-                    // hyper's default lets each connection's read buffer grow to ~400 KB and
-                    // keeps it while the connection idles; 10,000 frameworks' keep-alive
+                    // hyper's default lets each connection's buffers grow to ~400 KB and keeps
+                    // them while the connection idles; 10,000 frameworks' keep-alive
                     // connections would hold gigabytes. Bodies are read in pieces anyway.
                     .max_buf_size(MAX_CONNECTION_BUFFER)
+                    // A scheduler's pipelined ACKNOWLEDGEs are answered in one write. (Without
+                    // the buffer cap this made hyper gather whole bodies, a 100 MB /state.)
                     .pipeline_flush(true)
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn);

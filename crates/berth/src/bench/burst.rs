@@ -183,7 +183,7 @@ async fn direct(config: &BurstConfig) -> anyhow::Result<Duration> {
     for i in 0..config.tasks {
         let docker = docker.clone();
         let name = format!("berth-bench-burst-{pid}-{i}");
-        let body = container_body(&config.image, &sandbox, &name);
+        let body = container_body(&config.image, &sandbox, &name)?;
         runs.spawn(async move { engine_run(&docker, &name, body).await });
     }
     let mut last = t0;

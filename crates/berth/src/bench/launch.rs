@@ -82,7 +82,11 @@ pub async fn engine(image: &str) -> anyhow::Result<Docker> {
 /// `run_options::build`) for the same task berth runs — `sh -c true` in `image` with cpus 0.1
 /// and mem 32 (CPU shares, memory limit, OOM score, Mesos environment, sandbox bind, host
 /// network) — under the name `name` and the bench's label instead of the agent's.
-pub fn container_body(image: &str, sandbox: &Path, name: &str) -> ContainerCreateBody {
+pub fn container_body(
+    image: &str,
+    sandbox: &Path,
+    name: &str,
+) -> anyhow::Result<ContainerCreateBody> {
     let task = super::true_task(
         name.to_owned(),
         image,
@@ -102,14 +106,7 @@ pub fn container_body(image: &str, sandbox: &Path, name: &str) -> ContainerCreat
         labels: &labels,
         host_memory_bytes: berth_agent::docker::host_memory_bytes(),
     };
-    // The task is fixed and valid; a failure here is a bug in the bench.
-    berth_agent::run_options::build(&task, &ctx).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "the bench task does not translate");
-        ContainerCreateBody {
-            image: Some(image.to_owned()),
-            ..Default::default()
-        }
-    })
+    berth_agent::run_options::build(&task, &ctx).context("the bench task's create body")
 }
 
 /// Create, start, wait for one container through the Engine API, then remove it. Returns the
@@ -267,14 +264,11 @@ pub async fn run(config: &LaunchConfig) -> anyhow::Result<LaunchReport> {
     };
     // Warm-up (page cache, the engine's image metadata, the berth binary).
     berth_run(config, &format!("bench-launch-{pid}-warmup")).await?;
+    let warmup = format!("berth-bench-{pid}-warmup");
     engine_run(
         &docker,
-        &format!("berth-bench-{pid}-warmup"),
-        container_body(
-            &config.image,
-            &sandbox,
-            &format!("berth-bench-{pid}-warmup"),
-        ),
+        &warmup,
+        container_body(&config.image, &sandbox, &warmup)?,
     )
     .await?;
 
@@ -294,7 +288,7 @@ pub async fn run(config: &LaunchConfig) -> anyhow::Result<LaunchReport> {
                 1 => {
                     let t0 = Instant::now();
                     let name = format!("berth-bench-{pid}-{i}");
-                    let body = container_body(&config.image, &sandbox, &name);
+                    let body = container_body(&config.image, &sandbox, &name)?;
                     let (started, exited) = engine_run(&docker, &name, body).await?;
                     e_start.push(started - t0);
                     e_exit.push(exited - t0);
