@@ -16,6 +16,7 @@ use berth_core::resources::Resources;
 use berth_core::task as task_sm;
 use bytes::Bytes;
 use futures::stream::{SelectAll, Stream, StreamExt};
+use futures::FutureExt;
 use mesos_proto::id::{AgentId, FrameworkId, MasterIds, OfferId, TaskId};
 use mesos_proto::v1::scheduler::{call, event, Call, Event};
 use mesos_proto::v1::{
@@ -56,7 +57,9 @@ pub(crate) enum Command {
         call: Box<Call>,
         ty: call::Type,
         stream_id: Option<String>,
-        reply: oneshot::Sender<Result<CallOutcome, ApiError>>,
+        /// None when the handler already answered 202 (see [`Sessions`]); the call is then
+        /// checked again here and dropped if its subscription has gone meanwhile.
+        reply: Option<oneshot::Sender<Result<CallOutcome, ApiError>>>,
     },
     /// A subscription's response body was dropped (client gone).
     StreamClosed {
@@ -77,7 +80,15 @@ pub(crate) enum Command {
 pub(crate) struct SubscribeReply {
     pub stream_id: String,
     pub framework_id: Option<FrameworkId>,
-    pub events: mpsc::Receiver<Bytes>,
+    pub events: EventQueue,
+}
+
+/// The receiving end of a subscription: batches of encoded events, and the count of events
+/// handed over and not yet taken (the taker decrements it).
+#[derive(Debug)]
+pub(crate) struct EventQueue {
+    pub rx: mpsc::Receiver<Vec<Bytes>>,
+    pub in_stream: Arc<AtomicUsize>,
 }
 
 /// How a successful call is answered.
@@ -101,9 +112,19 @@ pub(crate) fn epoch_now() -> f64 {
 #[derive(Debug)]
 pub(crate) struct Subscriber {
     pub stream_id: String,
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Vec<Bytes>>,
+    /// Events handed to the stream and not yet taken by hyper (shared with the stream).
+    in_stream: Arc<AtomicUsize>,
+    /// Most events `in_stream` may hold: more and the subscriber is too slow.
+    limit: usize,
     encoding: Encoding,
     next_heartbeat: Instant,
+    /// Where this subscription is listed in [`Sessions`] once it is its framework's current
+    /// one; the entry goes when the subscription does.
+    listed: Option<(Sessions, FrameworkId)>,
+    /// Events queued during the actor's current turn, handed to the stream together at its
+    /// end (one wake-up and one socket write for all of them, instead of one per event).
+    pending: Vec<Bytes>,
 }
 
 /// Why an event could not be queued.
@@ -113,10 +134,43 @@ enum SendFailure {
 }
 
 impl Subscriber {
-    fn send(&self, ev: &Event) -> Result<(), SendFailure> {
+    /// Queues `ev` and hands everything queued to the stream now.
+    fn send(&mut self, ev: &Event) -> Result<(), SendFailure> {
+        self.queue(ev);
+        self.flush()
+    }
+
+    /// Queues `ev` until [`Subscriber::flush`]; true when nothing was queued before.
+    fn queue(&mut self, ev: &Event) -> bool {
+        self.pending.push(self.encoding.encode_event(ev));
+        self.pending.len() == 1
+    }
+
+    /// Hands the queued events to the stream, in order.
+    fn flush(&mut self) -> Result<(), SendFailure> {
+        let n = self.pending.len();
+        if n == 0 {
+            return Ok(());
+        }
+        if self.in_stream.load(AtomicOrdering::Acquire) + n > self.limit {
+            self.pending.clear();
+            return Err(SendFailure::Disconnect);
+        }
+        self.in_stream.fetch_add(n, AtomicOrdering::AcqRel);
         self.tx
-            .try_send(self.encoding.encode_event(ev))
+            .try_send(std::mem::take(&mut self.pending))
             .map_err(|_| SendFailure::Disconnect)
+    }
+}
+
+impl Drop for Subscriber {
+    /// A replaced or closed subscription still delivers what was queued (e.g. the error
+    /// event telling it why).
+    fn drop(&mut self) {
+        let _ = self.flush();
+        if let Some((sessions, framework_id)) = self.listed.take() {
+            sessions.remove(&framework_id, &self.stream_id);
+        }
     }
 }
 
@@ -211,6 +265,41 @@ struct Link {
     agent_id: Option<AgentId>,
 }
 
+/// Each subscribed framework's current stream ID, kept by the actor and read by the HTTP
+/// handlers: a call whose framework and `Mesos-Stream-Id` match is answered 202 at once and
+/// queued, as Mesos answers every such call after those checks alone (what the call asks is
+/// done, or refused through events, afterwards). Pipelined calls then need no round trip to
+/// the actor each. Anything else goes through the actor for the exact error.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sessions(Arc<std::sync::RwLock<HashMap<FrameworkId, String>>>);
+
+impl Sessions {
+    fn insert(&self, framework_id: &FrameworkId, stream_id: &str) {
+        if let Ok(mut m) = self.0.write() {
+            m.insert(framework_id.clone(), stream_id.to_string());
+        }
+    }
+
+    fn remove(&self, framework_id: &FrameworkId, stream_id: &str) {
+        if let Ok(mut m) = self.0.write() {
+            if m.get(framework_id).is_some_and(|s| s == stream_id) {
+                m.remove(framework_id);
+            }
+        }
+    }
+
+    /// Whether `stream_id` is `framework_id`'s current subscription.
+    pub(crate) fn is_current(&self, framework_id: &str, stream_id: &str) -> bool {
+        self.0
+            .read()
+            .is_ok_and(|m| m.get(framework_id).is_some_and(|s| s.as_str() == stream_id))
+    }
+}
+
+/// Most commands and agent messages the actor takes in one turn before handing out the
+/// events they produced.
+const TURN_BUDGET: usize = 256;
+
 /// Every agent link's incoming messages, polled by the actor itself (no task per link):
 /// `(link, Some(message))`, then `(link, None)` once when the agent's sender is gone.
 type AgentInbox =
@@ -250,6 +339,10 @@ pub(crate) struct MasterActor {
     next_allocation: Instant,
     allocation_pending: bool,
     rx: mpsc::Receiver<Command>,
+    /// The current subscriptions, shared with the HTTP handlers.
+    sessions: Sessions,
+    /// Frameworks with events queued this turn (see [`Subscriber::flush`]).
+    unflushed: Vec<FrameworkId>,
     /// Keeps the command channel open while the actor runs: only `shutdown` stops it.
     _self_tx: mpsc::Sender<Command>,
 }
@@ -314,6 +407,7 @@ impl MasterActor {
         addr: std::net::SocketAddr,
         rx: mpsc::Receiver<Command>,
         self_tx: mpsc::Sender<Command>,
+        sessions: Sessions,
     ) -> Self {
         let ip = match addr.ip() {
             std::net::IpAddr::V4(v4) if !v4.is_unspecified() => v4,
@@ -411,6 +505,8 @@ impl MasterActor {
             offers: HashMap::new(),
             links: HashMap::new(),
             agent_inbox: SelectAll::new(),
+            unflushed: Vec::new(),
+            sessions,
             next_link: 0,
             origin: now,
             allocation_pending: false,
@@ -446,9 +542,36 @@ impl MasterActor {
                 }
                 _ = tokio::time::sleep_until(deadline) => self.on_timers(),
             }
+            // Whatever else is already waiting joins this turn, so the events it produces
+            // reach each subscriber in one batch.
+            let mut budget = TURN_BUDGET;
+            while budget > 0 {
+                let mut progressed = false;
+                if let Ok(cmd) = self.rx.try_recv() {
+                    self.handle(cmd, &tracker, &shutdown);
+                    progressed = true;
+                    budget -= 1;
+                }
+                if !self.agent_inbox.is_empty() {
+                    // A no-op waker here is harmless: the `select!` above polls the inbox
+                    // again with the real one before the actor sleeps.
+                    if let Some(Some((link, msg))) = self.agent_inbox.next().now_or_never() {
+                        match msg {
+                            Some(msg) => self.on_agent_message(link, msg),
+                            None => self.agent_link_closed(link),
+                        }
+                        progressed = true;
+                        budget = budget.saturating_sub(1);
+                    }
+                }
+                if !progressed {
+                    break;
+                }
+            }
             if self.allocation_pending {
                 self.allocate();
             }
+            self.flush_events();
         }
         info!("master stopping");
         // Dropping the subscribers' senders ends their streams.
@@ -557,7 +680,16 @@ impl MasterActor {
                 reply,
             } => {
                 let r = self.call(*call, ty, stream_id);
-                let _ = reply.send(r);
+                match reply {
+                    Some(reply) => {
+                        let _ = reply.send(r);
+                    }
+                    None => {
+                        if let Err(e) = r {
+                            debug!(error = %e, "call answered early, dropped: {}", ty.as_str_name());
+                        }
+                    }
+                }
             }
             Command::StreamClosed {
                 framework_id,
@@ -646,17 +778,32 @@ impl MasterActor {
 
     /// Queues `ev` on the framework's stream; a closed or full stream disconnects it.
     fn send_event(&mut self, framework_id: &FrameworkId, ev: &Event) {
-        let failed = match self
+        let first = match self
             .frameworks
-            .get(framework_id)
-            .and_then(|f| f.conn.as_ref())
+            .get_mut(framework_id)
+            .and_then(|f| f.conn.as_mut())
         {
-            Some(c) => c.send(ev).is_err(),
+            Some(c) => c.queue(ev),
             None => return,
         };
-        if failed {
-            warn!(framework_id = %framework_id, "subscriber gone or too slow; disconnecting");
-            self.disconnect(framework_id);
+        if first {
+            self.unflushed.push(framework_id.clone());
+        }
+    }
+
+    /// Hands each subscriber the events queued this turn; a closed or full stream disconnects
+    /// its framework.
+    fn flush_events(&mut self) {
+        while let Some(id) = self.unflushed.pop() {
+            let failed = self
+                .frameworks
+                .get_mut(&id)
+                .and_then(|f| f.conn.as_mut())
+                .is_some_and(|c| c.flush().is_err());
+            if failed {
+                warn!(framework_id = %id, "subscriber gone or too slow; disconnecting");
+                self.disconnect(&id);
+            }
         }
     }
 
@@ -697,13 +844,20 @@ impl MasterActor {
 
     fn subscribe(&mut self, call: Call, encoding: Encoding) -> SubscribeReply {
         let stream_id = uuid::Uuid::new_v4().to_string();
-        let (tx, rx) = mpsc::channel(self.config.subscriber_buffer.max(2));
-        let conn = Subscriber {
+        let limit = self.config.subscriber_buffer.max(2);
+        let (tx, rx) = mpsc::channel(limit);
+        let in_stream = Arc::new(AtomicUsize::new(0));
+        let mut conn = Subscriber {
             stream_id: stream_id.clone(),
             tx,
+            in_stream: Arc::clone(&in_stream),
+            limit,
             encoding,
             next_heartbeat: Instant::now() + self.config.heartbeat_interval,
+            pending: Vec::new(),
+            listed: None,
         };
+        let rx = EventQueue { rx, in_stream };
         let Some(sub) = call.subscribe else {
             // Validated by the handler; refuse defensively.
             let _ = conn.send(&error_event("Expecting 'subscribe' to be present"));
@@ -714,7 +868,7 @@ impl MasterActor {
             };
         };
         let mut info = sub.framework_info;
-        let refuse = |conn: Subscriber, msg: &str, stream_id: String, rx| {
+        let refuse = |mut conn: Subscriber, msg: &str, stream_id: String, rx| {
             info!(stream_id = %stream_id, reason = msg, "subscription refused");
             let _ = conn.send(&error_event(msg));
             SubscribeReply {
@@ -795,7 +949,7 @@ impl MasterActor {
         if existing {
             // Failover: the old stream is told and closed; offers are discarded silently.
             let old = self.frameworks.get_mut(&id).and_then(|f| f.conn.take());
-            if let Some(old) = old {
+            if let Some(mut old) = old {
                 info!(framework_id = %id, stream_id = %old.stream_id, "framework failed over");
                 let _ = old.send(&error_event("Framework failed over"));
             }
@@ -848,6 +1002,8 @@ impl MasterActor {
         let _ = conn.send(&subscribed);
         let _ = conn.send(&heartbeat_event());
         if let Some(fw) = self.frameworks.get_mut(&id) {
+            self.sessions.insert(&id, &conn.stream_id);
+            conn.listed = Some((self.sessions.clone(), id.clone()));
             fw.conn = Some(conn);
         }
         if resubscribing {

@@ -4,6 +4,8 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
@@ -135,7 +137,9 @@ async fn scheduler_inner(
             .framework_id
             .map(|fid| (h.inner.tx.clone(), fid, sub.stream_id.clone()));
         let stream = EventStream {
-            rx: sub.events,
+            rx: sub.events.rx,
+            in_stream: sub.events.in_stream,
+            batch: Vec::new().into_iter(),
             closer,
         };
         let mut resp = Response::new(Body::from_stream(stream));
@@ -152,12 +156,44 @@ async fn scheduler_inner(
     if ty == call::Type::ReconcileOperations {
         negotiate(header_str(&headers, "accept"))?;
     }
+    // Calls Mesos answers 202 once framework and stream check out (what they ask happens,
+    // or is refused through events, afterwards): answered here when the subscription is
+    // current, the actor checks again when it takes the call. The rest wait for the actor.
+    let early = matches!(
+        ty,
+        call::Type::Accept
+            | call::Type::Decline
+            | call::Type::Acknowledge
+            | call::Type::Kill
+            | call::Type::Reconcile
+            | call::Type::Revive
+            | call::Type::Suppress
+            | call::Type::Shutdown
+            | call::Type::Message
+            | call::Type::Request
+            | call::Type::AcceptInverseOffers
+            | call::Type::DeclineInverseOffers
+            | call::Type::AcknowledgeOperationStatus
+    ) && match (&call.framework_id, &stream_id) {
+        (Some(fid), Some(sid)) => h.inner.sessions.is_current(&fid.value, sid),
+        _ => false,
+    };
+    if early {
+        h.send(Command::Call {
+            call: Box::new(call),
+            ty,
+            stream_id,
+            reply: None,
+        })
+        .await?;
+        return Ok(StatusCode::ACCEPTED.into_response());
+    }
     let (reply, rx) = oneshot::channel();
     h.send(Command::Call {
         call: Box::new(call),
         ty,
         stream_id,
-        reply,
+        reply: Some(reply),
     })
     .await?;
     match rx.await.map_err(|_| ApiError::Unavailable)?? {
@@ -166,10 +202,15 @@ async fn scheduler_inner(
     }
 }
 
-/// The SUBSCRIBE response body: one RecordIO record per item (so one HTTP chunk per event,
-/// written as soon as it is queued). When hyper drops it (client gone), the actor is told.
+/// The SUBSCRIBE response body: one RecordIO record per item, so one HTTP chunk per event as
+/// Mesos writes them. The actor hands over each turn's events as one batch; hyper takes the
+/// batch's chunks one after another and writes them together. When hyper drops it (client
+/// gone), the actor is told.
 struct EventStream {
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Vec<Bytes>>,
+    /// Events handed over by the actor and not yet taken (it bounds this).
+    in_stream: Arc<AtomicUsize>,
+    batch: std::vec::IntoIter<Bytes>,
     closer: Option<(mpsc::Sender<Command>, FrameworkId, String)>,
 }
 
@@ -177,7 +218,17 @@ impl Stream for EventStream {
     type Item = Result<Bytes, Infallible>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx).map(|o| o.map(Ok))
+        loop {
+            if let Some(chunk) = self.batch.next() {
+                self.in_stream.fetch_sub(1, Ordering::AcqRel);
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(batch)) => self.batch = batch.into_iter(),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 

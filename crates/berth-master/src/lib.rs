@@ -99,6 +99,8 @@ struct HandleInner {
     master_id: String,
     /// Hostname and port, known once `run` has its listener.
     addr: OnceLock<(String, u16)>,
+    /// The current subscriptions (kept by the actor).
+    sessions: actor::Sessions,
 }
 
 /// A cloneable front of a master: attach agents, read `/state`.
@@ -169,6 +171,7 @@ impl Master {
                 tx,
                 master_id: identity.master_id.clone(),
                 addr: OnceLock::new(),
+                sessions: actor::Sessions::default(),
             }),
         };
         Ok(Master {
@@ -206,6 +209,7 @@ impl Master {
             addr,
             self.rx,
             self.handle.inner.tx.clone(),
+            self.handle.inner.sessions.clone(),
         );
         let _ = self
             .handle

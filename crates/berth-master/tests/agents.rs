@@ -235,6 +235,8 @@ async fn a_subscriber_that_cannot_keep_up_is_disconnected() {
         r#"{{"type":"RECONCILE","framework_id":{{"value":"{fid}"}},"reconcile":{{"tasks":[{}]}}}}"#,
         tasks.join(",")
     );
+    // Calls on a current subscription are answered 202 before the master takes them, so
+    // the refusal shows on a later call, once the master has dropped the subscriber.
     let mut disconnected = false;
     for _ in 0..200 {
         let (st, _) = call(m.addr, &stream_id, &reconcile).await;
@@ -243,6 +245,7 @@ async fn a_subscriber_that_cannot_keep_up_is_disconnected() {
             break;
         }
         assert_eq!(st, StatusCode::ACCEPTED);
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(disconnected, "the slow subscriber was never disconnected");
     let st = m.state().await;

@@ -72,6 +72,14 @@ macro_rules! id_newtype {
             }
         }
 
+        /// Maps keyed by the ID can be searched with the text alone (hash and order are the
+        /// text's).
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)
