@@ -572,22 +572,34 @@ impl Driver {
         let outputs = {
             let mut shared = self.inner.lock();
             let outputs = self.conn.step(input, &mut shared.tasks, jitter_sample());
-            shared.framework_id = self.conn.framework_id().cloned();
-            shared.session = match self.conn.state() {
+            // Copied only when changed: most inputs are events on a steady subscription.
+            if shared.framework_id.as_ref() != self.conn.framework_id() {
+                shared.framework_id = self.conn.framework_id().cloned();
+            }
+            match self.conn.state() {
                 ConnectionState::Subscribed {
                     master,
                     stream_id,
                     framework_id,
                     ..
-                } => Some(Session {
-                    master: master.clone(),
-                    stream_id: stream_id.clone(),
-                    framework_id: framework_id.clone(),
-                }),
+                } => {
+                    let same = shared.session.as_ref().is_some_and(|s| {
+                        s.stream_id == *stream_id
+                            && s.framework_id == *framework_id
+                            && s.master == *master
+                    });
+                    if !same {
+                        shared.session = Some(Session {
+                            master: master.clone(),
+                            stream_id: stream_id.clone(),
+                            framework_id: framework_id.clone(),
+                        });
+                    }
+                }
                 ConnectionState::Disconnected { .. }
                 | ConnectionState::Subscribing { .. }
-                | ConnectionState::Closed => None,
-            };
+                | ConnectionState::Closed => shared.session = None,
+            }
             outputs
         };
         for output in outputs {

@@ -27,17 +27,24 @@ impl TaskTracker {
     /// Records a status update: terminal states forget the task, others record state and agent.
     pub fn observe(&mut self, status: &TaskStatus) {
         let state = TaskState::try_from(status.state).ok();
-        let key = status.task_id.value.clone();
+        let key = status.task_id.value.as_str();
         if state.is_some_and(TaskState::is_terminal) {
-            self.tasks.remove(&key);
+            self.tasks.remove(key);
             return;
         }
-        let entry = self.tasks.entry(key).or_insert_with(|| TrackedTask {
-            task_id: status.task_id.clone(),
-            agent_id: None,
-            state: None,
-        });
-        if status.agent_id.is_some() {
+        // Found by reference first: most updates are about a task already tracked.
+        let entry = match self.tasks.get_mut(key) {
+            Some(entry) => entry,
+            None => self
+                .tasks
+                .entry(key.to_string())
+                .or_insert_with(|| TrackedTask {
+                    task_id: status.task_id.clone(),
+                    agent_id: None,
+                    state: None,
+                }),
+        };
+        if status.agent_id.is_some() && entry.agent_id != status.agent_id {
             entry.agent_id = status.agent_id.clone();
         }
         entry.state = state;

@@ -37,7 +37,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::stats::{ms, rss_kib, Summary};
+use super::stats::{cpu_time, ms, rss_kib, Summary};
 use super::Figure;
 use crate::embedded::{Embedded, EmbeddedConfig};
 
@@ -117,6 +117,8 @@ pub struct ControlReport {
     pub launch_elapsed: Duration,
     /// First SUBSCRIBE to the last terminal update (or to the timeout).
     pub elapsed: Duration,
+    /// CPU time (user + system) the whole process used over `elapsed`, if it could be read.
+    pub cpu: Option<Duration>,
     /// Whether the tasks did not all end in time.
     pub timed_out: bool,
     /// Tasks the master keeps at the end (live, plus completed up to its per-framework cap).
@@ -219,6 +221,7 @@ async fn measure(
     let mut frameworks = JoinSet::new();
     let wanted = vec![scalar("cpus", 0.1), scalar("mem", 32.0)];
     let t0 = Instant::now();
+    let cpu0 = cpu_time();
     let base = config.tasks / u64::from(config.frameworks);
     let extra = config.tasks % u64::from(config.frameworks);
     for i in 0..config.frameworks {
@@ -259,6 +262,9 @@ async fn measure(
         }
     }
     let elapsed = t0.elapsed();
+    let cpu = cpu_time()
+        .zip(cpu0)
+        .map(|(end, start)| end.saturating_sub(start));
     let launch_elapsed = counters
         .last_launch
         .lock()
@@ -320,6 +326,7 @@ async fn measure(
             + u64::try_from(framework_errors.len()).unwrap_or(0),
         launch_elapsed,
         elapsed,
+        cpu,
         timed_out,
         tracked,
         state,
@@ -693,6 +700,24 @@ impl ControlReport {
                     self.launch_elapsed.as_secs_f64()
                 ),
             ),
+        ];
+        if let Some(cpu) = self.cpu {
+            #[allow(clippy::cast_precision_loss)]
+            let per_task = cpu.as_secs_f64() * 1e6 / ended.max(1) as f64;
+            figures.push(Figure::new(
+                "control-plane",
+                "CPU per task (process user+sys / tasks ended)",
+                per_task,
+                "us",
+                format!(
+                    "{:.1} s of CPU over the {:.1} s run ({:.2} cores busy); all of master, agents and frameworks",
+                    cpu.as_secs_f64(),
+                    self.elapsed.as_secs_f64(),
+                    cpu.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
+                ),
+            ));
+        }
+        figures.extend([
             Figure::new(
                 "control-plane",
                 "offer round (SUBSCRIBED -> offers for all agents)",
@@ -731,7 +756,7 @@ impl ControlReport {
                 "ms",
                 format!("GET /state x{}", self.state.n),
             ),
-        ];
+        ]);
         if let Some(kib) = self.kib_per_task() {
             figures.push(
                 Figure::new(
