@@ -324,7 +324,7 @@ pub(crate) struct MasterActor {
     removed: HashSet<FrameworkId>,
     /// Frameworks known from the store but not (yet) re-subscribed.
     stored: HashMap<FrameworkId, FrameworkRecord>,
-    pub agents: BTreeMap<AgentId, Agent>,
+    pub agents: HashMap<AgentId, Agent>,
     /// Agents registered before a restart that have not re-registered yet, with the time
     /// after which they are forgotten.
     pub recovering: BTreeMap<AgentId, (AgentRecord, Instant)>,
@@ -501,7 +501,7 @@ impl MasterActor {
             completed_frameworks,
             removed,
             stored,
-            agents: BTreeMap::new(),
+            agents: HashMap::new(),
             offers: HashMap::new(),
             links: HashMap::new(),
             agent_inbox: SelectAll::new(),

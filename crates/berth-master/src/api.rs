@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -88,13 +88,17 @@ fn json_response(body: String) -> Response {
     r
 }
 
-async fn scheduler(
-    State(h): State<MasterHandle>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    match scheduler_inner(h, method, headers, body).await {
+/// Takes the request whole (the `HeaderMap` extractor would copy every header of every call)
+/// and reads the body under the router's size limit, as the `Bytes` extractor does.
+async fn scheduler(State(h): State<MasterHandle>, req: Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let mut body_req = Request::new(body);
+    *body_req.extensions_mut() = std::mem::take(&mut parts.extensions);
+    let body = match Bytes::from_request(body_req, &()).await {
+        Ok(b) => b,
+        Err(rejection) => return rejection.into_response(),
+    };
+    match scheduler_inner(h, parts.method, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
@@ -107,7 +111,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn scheduler_inner(
     h: MasterHandle,
     method: Method,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     // Step 4.
@@ -115,13 +119,13 @@ async fn scheduler_inner(
         return Err(ApiError::MethodNotAllowed(method.to_string()));
     }
     // Steps 5-6.
-    let call = decode_call(header_str(&headers, "content-type"), &body)?;
+    let call = decode_call(header_str(headers, "content-type"), &body)?;
     // Step 7.
     let ty = validate_call(&call)?;
-    let stream_id = header_str(&headers, STREAM_ID_HEADER).map(str::to_string);
+    let stream_id = header_str(headers, STREAM_ID_HEADER).map(str::to_string);
     if ty == call::Type::Subscribe {
         // Steps 8-9.
-        let encoding = negotiate(header_str(&headers, "accept"))?;
+        let encoding = negotiate(header_str(headers, "accept"))?;
         if headers.contains_key(STREAM_ID_HEADER) {
             return Err(ApiError::SubscribeWithStreamId);
         }
@@ -154,7 +158,7 @@ async fn scheduler_inner(
         return Ok(resp);
     }
     if ty == call::Type::ReconcileOperations {
-        negotiate(header_str(&headers, "accept"))?;
+        negotiate(header_str(headers, "accept"))?;
     }
     // Calls Mesos answers 202 once framework and stream check out (what they ask happens,
     // or is refused through events, afterwards): answered here when the subscription is

@@ -236,7 +236,10 @@ pub(crate) fn snapshot(m: &MasterActor) -> StateDoc {
     write_flags(m, &mut w);
     w.key("slaves");
     w.begin_array();
-    for a in m.agents.values() {
+    // In ID order, as before the map became a hash map (looked up on every update).
+    let mut agents: Vec<&Agent> = m.agents.values().collect();
+    agents.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    for a in agents {
         w.element();
         write_agent(m, a, &mut w);
     }

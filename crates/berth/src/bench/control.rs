@@ -115,6 +115,8 @@ pub struct ControlReport {
     pub traffic: [u64; 4],
     /// First SUBSCRIBE to the last ACCEPT answered.
     pub launch_elapsed: Duration,
+    /// First SUBSCRIBE to the first ACCEPT answered (subscriptions and the first offers).
+    pub first_launch: Option<Duration>,
     /// First SUBSCRIBE to the last terminal update (or to the timeout).
     pub elapsed: Duration,
     /// CPU time (user + system) the whole process used over `elapsed`, if it could be read.
@@ -142,6 +144,7 @@ struct Counters {
     offers: AtomicU64,
     declined: AtomicU64,
     updates: AtomicU64,
+    first_launch: Mutex<Option<Instant>>,
     last_launch: Mutex<Option<Instant>>,
     changed: Notify,
 }
@@ -157,7 +160,12 @@ impl Counters {
     }
 
     fn launched(&self, n: u64) {
-        self.launched.fetch_add(n, Ordering::Relaxed);
+        if self.launched.fetch_add(n, Ordering::Relaxed) == 0 {
+            self.first_launch
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert_with(Instant::now);
+        }
         *self
             .last_launch
             .lock()
@@ -265,6 +273,11 @@ async fn measure(
     let cpu = cpu_time()
         .zip(cpu0)
         .map(|(end, start)| end.saturating_sub(start));
+    let first_launch = counters
+        .first_launch
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .map(|t| t.saturating_duration_since(t0));
     let launch_elapsed = counters
         .last_launch
         .lock()
@@ -325,6 +338,7 @@ async fn measure(
         call_errors: counters.call_errors.load(Ordering::Relaxed)
             + u64::try_from(framework_errors.len()).unwrap_or(0),
         launch_elapsed,
+        first_launch,
         elapsed,
         cpu,
         timed_out,
@@ -817,6 +831,12 @@ impl ControlReport {
                 "control-plane traffic: {offer_events} OFFERS events with {offers} offers ({declined} declined), {updates} UPDATE events"
             ),
         ];
+        if let Some(first) = self.first_launch {
+            notes.push(format!(
+                "control-plane: first ACCEPT answered {:.0} ms after the frameworks started (subscriptions and first offers)",
+                ms(first)
+            ));
+        }
         if self.timed_out {
             notes.push(format!(
                 "control-plane: not every task ended within {:?}; rates are over what did",
