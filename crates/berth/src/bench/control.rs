@@ -117,6 +117,8 @@ pub struct ControlReport {
     pub launch_elapsed: Duration,
     /// First SUBSCRIBE to the first ACCEPT answered (subscriptions and the first offers).
     pub first_launch: Option<Duration>,
+    /// First SUBSCRIBE to 90% of the tasks ended.
+    pub ninety_ended: Option<Duration>,
     /// First SUBSCRIBE to the last terminal update (or to the timeout).
     pub elapsed: Duration,
     /// CPU time (user + system) the whole process used over `elapsed`, if it could be read.
@@ -145,6 +147,9 @@ struct Counters {
     declined: AtomicU64,
     updates: AtomicU64,
     first_launch: Mutex<Option<Instant>>,
+    /// 90% of the run's tasks, and when that many had ended.
+    ninety: AtomicU64,
+    ninety_at: Mutex<Option<Instant>>,
     last_launch: Mutex<Option<Instant>>,
     changed: Notify,
 }
@@ -153,7 +158,14 @@ impl Counters {
     /// `n` more of a framework's tasks (`quota` in all) ended; the run's loop is woken once
     /// the framework's last one has (not on every task: that was 100,000 wake-ups).
     fn ended(&self, framework_ended: &AtomicU64, n: u64, quota: u64) {
-        self.terminal.fetch_add(n, Ordering::Relaxed);
+        let before = self.terminal.fetch_add(n, Ordering::Relaxed);
+        let ninety = self.ninety.load(Ordering::Relaxed);
+        if before < ninety && before + n >= ninety {
+            *self
+                .ninety_at
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+        }
         if framework_ended.fetch_add(n, Ordering::Relaxed) + n >= quota {
             self.changed.notify_one();
         }
@@ -225,6 +237,9 @@ async fn measure(
 
     // 3. The workload.
     let counters = Arc::new(Counters::default());
+    counters
+        .ninety
+        .store(config.tasks.saturating_mul(9).div_ceil(10), Ordering::Relaxed);
     let stop = CancellationToken::new();
     let mut frameworks = JoinSet::new();
     let wanted = vec![scalar("cpus", 0.1), scalar("mem", 32.0)];
@@ -275,6 +290,11 @@ async fn measure(
         .map(|(end, start)| end.saturating_sub(start));
     let first_launch = counters
         .first_launch
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .map(|t| t.saturating_duration_since(t0));
+    let ninety_ended = counters
+        .ninety_at
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .map(|t| t.saturating_duration_since(t0));
@@ -339,6 +359,7 @@ async fn measure(
             + u64::try_from(framework_errors.len()).unwrap_or(0),
         launch_elapsed,
         first_launch,
+        ninety_ended,
         elapsed,
         cpu,
         timed_out,
@@ -835,6 +856,13 @@ impl ControlReport {
             notes.push(format!(
                 "control-plane: first ACCEPT answered {:.0} ms after the frameworks started (subscriptions and first offers)",
                 ms(first)
+            ));
+        }
+        if let Some(ninety) = self.ninety_ended {
+            notes.push(format!(
+                "control-plane: 90% of the tasks had ended after {:.2} s, the last 10% took {:.2} s more (frameworks reach their quotas at different times; fewer tasks are then in flight)",
+                ninety.as_secs_f64(),
+                self.elapsed.saturating_sub(ninety).as_secs_f64()
             ));
         }
         if self.timed_out {
