@@ -237,9 +237,10 @@ async fn measure(
 
     // 3. The workload.
     let counters = Arc::new(Counters::default());
-    counters
-        .ninety
-        .store(config.tasks.saturating_mul(9).div_ceil(10), Ordering::Relaxed);
+    counters.ninety.store(
+        config.tasks.saturating_mul(9).div_ceil(10),
+        Ordering::Relaxed,
+    );
     let stop = CancellationToken::new();
     let mut frameworks = JoinSet::new();
     let wanted = vec![scalar("cpus", 0.1), scalar("mem", 32.0)];
