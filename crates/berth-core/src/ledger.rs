@@ -14,6 +14,7 @@
 //! The ledger is pure: time is an argument (`now`), and what to forward is returned as
 //! [`Outgoing`] values for the caller to send. Nothing here sleeps or does I/O.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -122,10 +123,46 @@ impl Stream {
     }
 }
 
-/// The per-task status-update streams of one agent.
+/// Appends `status` to the task's stream in `tasks` (made if new).
+fn enqueue(
+    tasks: &mut BTreeMap<TaskId, Stream>,
+    framework_id: &FrameworkId,
+    task_id: TaskId,
+    state: TaskState,
+    status: TaskStatus,
+    now: Instant,
+) -> Result<Option<Outgoing>, UpdateError> {
+    let stream = match tasks.entry(task_id) {
+        Entry::Occupied(e) => {
+            if e.get().terminal {
+                return Err(UpdateError::AfterTerminal {
+                    task_id: e.key().clone(),
+                });
+            }
+            e.into_mut()
+        }
+        Entry::Vacant(e) => e.insert(Stream {
+            framework_id: framework_id.clone(),
+            pending: VecDeque::new(),
+            retry: None,
+            terminal: false,
+        }),
+    };
+    stream.terminal = state.is_terminal();
+    stream.pending.push_back(status);
+    if stream.pending.len() == 1 {
+        Ok(stream.send_head(now))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The per-task status-update streams of one agent, by framework then task (found by
+/// reference: no key is built, so no ID is copied, on the per-update path). An emptied
+/// framework's map is removed at once.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
-    streams: BTreeMap<(FrameworkId, TaskId), Stream>,
+    streams: BTreeMap<FrameworkId, BTreeMap<TaskId, Stream>>,
 }
 
 /// A fresh random 16-byte UUID for an update.
@@ -169,25 +206,13 @@ impl Ledger {
             task_id: task_id.clone(),
             state: status.state,
         })?;
-        let stream = self
-            .streams
-            .entry((framework_id.clone(), task_id.clone()))
-            .or_insert_with(|| Stream {
-                framework_id: framework_id.clone(),
-                pending: VecDeque::new(),
-                retry: None,
-                terminal: false,
-            });
-        if stream.terminal {
-            return Err(UpdateError::AfterTerminal { task_id });
+        if let Some(tasks) = self.streams.get_mut(framework_id) {
+            return enqueue(tasks, framework_id, task_id, state, status, now);
         }
-        stream.terminal = state.is_terminal();
-        stream.pending.push_back(status);
-        if stream.pending.len() == 1 {
-            Ok(stream.send_head(now))
-        } else {
-            Ok(None)
-        }
+        let mut tasks = BTreeMap::new();
+        let outgoing = enqueue(&mut tasks, framework_id, task_id, state, status, now)?;
+        self.streams.insert(framework_id.clone(), tasks);
+        Ok(outgoing)
     }
 
     /// Applies an acknowledgement: pops the head of the task's stream if `uuid` is the head's,
@@ -203,8 +228,8 @@ impl Ledger {
             framework_id: framework_id.clone(),
             task_id: task_id.clone(),
         };
-        let key = (framework_id.clone(), task_id.clone());
-        let stream = self.streams.get_mut(&key).ok_or_else(unknown)?;
+        let tasks = self.streams.get_mut(framework_id).ok_or_else(unknown)?;
+        let stream = tasks.get_mut(task_id).ok_or_else(unknown)?;
         let head_uuid = stream.pending.front().and_then(|s| s.uuid.as_deref());
         if head_uuid != Some(uuid) {
             return Err(AckError::UuidMismatch {
@@ -214,12 +239,7 @@ impl Ledger {
         stream.pending.pop_front();
         stream.retry = None;
         if stream.pending.is_empty() {
-            self.streams.remove(&key);
-            if self.streams.is_empty() {
-                // An emptied BTreeMap keeps its root node (~1.5 KB here); an idle agent
-                // should not.
-                self.streams = BTreeMap::new();
-            }
+            self.remove_task(framework_id, task_id);
             return Ok(None);
         }
         Ok(stream.send_head(now))
@@ -229,7 +249,7 @@ impl Ledger {
     /// (capped at [`RETRY_INTERVAL_MAX`]).
     pub fn due(&mut self, now: Instant) -> Vec<Outgoing> {
         let mut out = Vec::new();
-        for stream in self.streams.values_mut() {
+        for stream in self.streams.values_mut().flat_map(BTreeMap::values_mut) {
             let Some(retry) = stream.retry else { continue };
             if retry.at > now {
                 continue;
@@ -249,6 +269,7 @@ impl Ledger {
     pub fn next_deadline(&self) -> Option<Instant> {
         self.streams
             .values()
+            .flat_map(BTreeMap::values)
             .filter_map(|s| s.retry.map(|r| r.at))
             .min()
     }
@@ -257,59 +278,74 @@ impl Ledger {
     /// retry interval starting over.
     pub fn reconnect(&mut self, framework_id: &FrameworkId, now: Instant) -> Vec<Outgoing> {
         self.streams
-            .values_mut()
-            .filter(|s| &s.framework_id == framework_id)
-            .filter_map(|s| s.send_head(now))
-            .collect()
+            .get_mut(framework_id)
+            .map(|tasks| {
+                tasks
+                    .values_mut()
+                    .filter_map(|s| s.send_head(now))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Every head, forwarded again now (after the agent re-registered with the master).
     pub fn resend_all(&mut self, now: Instant) -> Vec<Outgoing> {
         self.streams
             .values_mut()
+            .flat_map(BTreeMap::values_mut)
             .filter_map(|s| s.send_head(now))
             .collect()
     }
 
     /// Drops every pending update of the framework (it was shut down); returns how many.
     pub fn remove_framework(&mut self, framework_id: &FrameworkId) -> usize {
-        let mut dropped = 0;
-        self.streams.retain(|(fw, _), s| {
-            let keep = fw != framework_id;
-            if !keep {
-                dropped += s.pending.len();
-            }
-            keep
-        });
+        let dropped = self
+            .streams
+            .remove(framework_id)
+            .map_or(0, |tasks| tasks.values().map(|s| s.pending.len()).sum());
+        self.release_if_empty();
         dropped
     }
 
     /// Drops the task's stream; returns how many updates it held.
     pub fn remove_task(&mut self, framework_id: &FrameworkId, task_id: &TaskId) -> usize {
-        self.streams
-            .remove(&(framework_id.clone(), task_id.clone()))
-            .map_or(0, |s| s.pending.len())
+        let Some(tasks) = self.streams.get_mut(framework_id) else {
+            return 0;
+        };
+        let dropped = tasks.remove(task_id).map_or(0, |s| s.pending.len());
+        if tasks.is_empty() {
+            self.streams.remove(framework_id);
+            self.release_if_empty();
+        }
+        dropped
+    }
+
+    /// An emptied BTreeMap keeps its root node (~1.5 KB here); an idle agent should not.
+    fn release_if_empty(&mut self) {
+        if self.streams.is_empty() {
+            self.streams = BTreeMap::new();
+        }
+    }
+
+    fn stream(&self, framework_id: &FrameworkId, task_id: &TaskId) -> Option<&Stream> {
+        self.streams.get(framework_id)?.get(task_id)
     }
 
     /// The task's pending updates, head first (empty when it has none).
     pub fn pending(&self, framework_id: &FrameworkId, task_id: &TaskId) -> Vec<TaskStatus> {
-        self.streams
-            .get(&(framework_id.clone(), task_id.clone()))
+        self.stream(framework_id, task_id)
             .map(|s| s.pending.iter().cloned().collect())
             .unwrap_or_default()
     }
 
     /// The newest state queued for the task, if it has pending updates.
     pub fn latest_state(&self, framework_id: &FrameworkId, task_id: &TaskId) -> Option<TaskState> {
-        self.streams
-            .get(&(framework_id.clone(), task_id.clone()))
-            .map(Stream::latest_state)
+        self.stream(framework_id, task_id).map(Stream::latest_state)
     }
 
     /// Whether the task has updates waiting for acknowledgement.
     pub fn has_pending(&self, framework_id: &FrameworkId, task_id: &TaskId) -> bool {
-        self.streams
-            .contains_key(&(framework_id.clone(), task_id.clone()))
+        self.stream(framework_id, task_id).is_some()
     }
 
     /// Whether no update is pending at all.
