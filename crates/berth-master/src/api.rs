@@ -182,24 +182,22 @@ async fn scheduler_inner(
         (Some(fid), Some(sid)) => h.inner.sessions.is_current(&fid.value, sid),
         _ => false,
     };
-    if early {
-        h.send(Command::Call {
-            call: Box::new(call),
-            ty,
-            stream_id,
-            reply: None,
-        })
-        .await?;
-        return Ok(StatusCode::ACCEPTED.into_response());
-    }
-    let (reply, rx) = oneshot::channel();
+    let (reply, rx) = if early {
+        (None, None)
+    } else {
+        let (reply, rx) = oneshot::channel();
+        (Some(reply), Some(rx))
+    };
     h.send(Command::Call {
         call: Box::new(call),
         ty,
         stream_id,
-        reply: Some(reply),
+        reply,
     })
     .await?;
+    let Some(rx) = rx else {
+        return Ok(StatusCode::ACCEPTED.into_response());
+    };
     match rx.await.map_err(|_| ApiError::Unavailable)?? {
         CallOutcome::Accepted => Ok(StatusCode::ACCEPTED.into_response()),
         CallOutcome::Ok => Ok(StatusCode::OK.into_response()),
