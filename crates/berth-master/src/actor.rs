@@ -296,6 +296,35 @@ impl Sessions {
     }
 }
 
+/// Whether Mesos answers a call of this type 202 once its framework and stream check out,
+/// whatever it asks (done, or refused through events, afterwards): such a call on a current
+/// subscription is answered by the HTTP handler and queued (see [`Sessions`]). It must agree
+/// with [`MasterActor::call`], which answers these types `Accepted` after the same checks;
+/// the match is exhaustive so that a new type needs a decision. TEARDOWN is awaited: its 202
+/// means the framework is gone.
+pub(crate) fn answered_after_stream_check(ty: call::Type) -> bool {
+    match ty {
+        call::Type::Accept
+        | call::Type::Decline
+        | call::Type::Acknowledge
+        | call::Type::Kill
+        | call::Type::Reconcile
+        | call::Type::Revive
+        | call::Type::Suppress
+        | call::Type::Shutdown
+        | call::Type::Message
+        | call::Type::Request
+        | call::Type::AcceptInverseOffers
+        | call::Type::DeclineInverseOffers
+        | call::Type::AcknowledgeOperationStatus => true,
+        call::Type::Unknown
+        | call::Type::Subscribe
+        | call::Type::Teardown
+        | call::Type::ReconcileOperations
+        | call::Type::UpdateFramework => false,
+    }
+}
+
 /// Most commands and agent messages the actor takes in one turn before handing out the
 /// events they produced.
 const TURN_BUDGET: usize = 256;

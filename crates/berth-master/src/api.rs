@@ -160,28 +160,12 @@ async fn scheduler_inner(
     if ty == call::Type::ReconcileOperations {
         negotiate(header_str(headers, "accept"))?;
     }
-    // Calls Mesos answers 202 once framework and stream check out (what they ask happens,
-    // or is refused through events, afterwards): answered here when the subscription is
-    // current, the actor checks again when it takes the call. The rest wait for the actor.
-    let early = matches!(
-        ty,
-        call::Type::Accept
-            | call::Type::Decline
-            | call::Type::Acknowledge
-            | call::Type::Kill
-            | call::Type::Reconcile
-            | call::Type::Revive
-            | call::Type::Suppress
-            | call::Type::Shutdown
-            | call::Type::Message
-            | call::Type::Request
-            | call::Type::AcceptInverseOffers
-            | call::Type::DeclineInverseOffers
-            | call::Type::AcknowledgeOperationStatus
-    ) && match (&call.framework_id, &stream_id) {
-        (Some(fid), Some(sid)) => h.inner.sessions.is_current(&fid.value, sid),
-        _ => false,
-    };
+    // Answered here when the subscription is current: see `answered_after_stream_check`.
+    let early = crate::actor::answered_after_stream_check(ty)
+        && match (&call.framework_id, &stream_id) {
+            (Some(fid), Some(sid)) => h.inner.sessions.is_current(&fid.value, sid),
+            _ => false,
+        };
     let (reply, rx) = if early {
         (None, None)
     } else {
