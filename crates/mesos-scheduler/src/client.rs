@@ -516,6 +516,15 @@ impl Driver {
             }
             let input = match self.conn.state() {
                 ConnectionState::Closed => return None,
+                ConnectionState::Disconnected { backoff, .. } if backoff.is_zero() => {
+                    // The first attempt: a zero sleep would still wait for the timer's next
+                    // tick (up to a millisecond) before subscribing.
+                    if self.inner.shutdown.is_cancelled() {
+                        Input::Shutdown
+                    } else {
+                        Input::Connect
+                    }
+                }
                 ConnectionState::Disconnected { backoff, .. } => {
                     let backoff = *backoff;
                     // `biased`: a requested shutdown wins over a due reconnection.
