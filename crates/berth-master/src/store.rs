@@ -9,6 +9,7 @@
 //! Writes are synchronous and small; the master actor calls them *before* emitting the event
 //! that announces the change.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use mesos_proto::v1::FrameworkInfo;
@@ -111,20 +112,39 @@ pub enum Durability {
     /// the machine at most the last commits; the file is never corrupt. For `berth cluster`.
     #[default]
     Durable,
-    /// The database lives in memory only: for a master whose work dir is thrown away when
-    /// its process ends (`berth run`'s embedded cluster) and so is never reopened. Reads and
-    /// writes behave exactly as with [`Durability::Durable`] while the process lives, without
-    /// touching the disk: creating a WAL database costs several fsyncs, 20-40 ms on an
-    /// ordinary disk, on every `berth run`'s path.
+    /// The records live in the process's memory only (plain maps, no SQLite): for a master
+    /// whose work dir is thrown away when its process ends (`berth run`'s embedded cluster)
+    /// and so is never reopened. Reads and writes behave exactly as with
+    /// [`Durability::Durable`] while the process lives, without touching the disk (creating a
+    /// WAL database costs several fsyncs, 20-40 ms on an ordinary disk) or SQLite (opening
+    /// even an in-memory database and creating its schema takes about half a millisecond),
+    /// both on every `berth run`'s path.
     Ephemeral,
 }
 
 /// The open store.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
     /// Offer numbers below this are reserved on disk.
     offer_reserved_until: u64,
+}
+
+/// Where the records are.
+#[derive(Debug)]
+enum Backend {
+    /// `master.db` ([`Durability::Durable`]).
+    Sqlite(Connection),
+    /// The process's memory ([`Durability::Ephemeral`]).
+    Memory(Memory),
+}
+
+/// The ephemeral store's tables.
+#[derive(Debug, Default)]
+struct Memory {
+    master: HashMap<String, String>,
+    frameworks: BTreeMap<String, FrameworkRecord>,
+    agents: BTreeMap<String, AgentRecord>,
 }
 
 impl Store {
@@ -140,61 +160,18 @@ impl Store {
         work_dir: &Path,
         durability: Durability,
     ) -> Result<(Store, Identity), StoreError> {
-        let conn = match durability {
+        let backend = match durability {
             Durability::Durable => {
                 std::fs::create_dir_all(work_dir)?;
                 let conn = Connection::open(work_dir.join("master.db"))?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
-                conn
+                Backend::Sqlite(migrate(conn)?)
             }
-            Durability::Ephemeral => Connection::open_in_memory()?,
+            Durability::Ephemeral => Backend::Memory(Memory::default()),
         };
-        conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);",
-        )?;
-        let version: Option<i64> = conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-            .optional()?;
-        match version {
-            None => {
-                conn.execute_batch(
-                    "BEGIN;
-                     CREATE TABLE master (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                     CREATE TABLE frameworks (
-                         id TEXT PRIMARY KEY,
-                         info BLOB NOT NULL,
-                         failover_timeout REAL NOT NULL,
-                         registered_time REAL NOT NULL,
-                         removed INTEGER NOT NULL DEFAULT 0,
-                         unregistered_time REAL NOT NULL DEFAULT 0
-                     );
-                     CREATE TABLE agents (
-                         id TEXT PRIMARY KEY,
-                         hostname TEXT NOT NULL,
-                         port INTEGER NOT NULL
-                     );
-                     INSERT INTO schema_version (version) VALUES (2);
-                     COMMIT;",
-                )?;
-            }
-            Some(1) => {
-                conn.execute_batch(
-                    "BEGIN;
-                     CREATE TABLE agents (
-                         id TEXT PRIMARY KEY,
-                         hostname TEXT NOT NULL,
-                         port INTEGER NOT NULL
-                     );
-                     UPDATE schema_version SET version = 2;
-                     COMMIT;",
-                )?;
-            }
-            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::SchemaTooNew { found: v }),
-            Some(_) => {}
-        }
         let mut store = Store {
-            conn,
+            backend,
             offer_reserved_until: 0,
         };
         let master_id = match store.get("master_id")? {
@@ -217,20 +194,29 @@ impl Store {
     }
 
     fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .query_row("SELECT value FROM master WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        match &self.backend {
+            Backend::Sqlite(conn) => Ok(conn
+                .query_row("SELECT value FROM master WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
+                .optional()?),
+            Backend::Memory(m) => Ok(m.master.get(key).cloned()),
+        }
     }
 
     fn set(&mut self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO master (key, value) VALUES (?1, ?2)
-             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                conn.execute(
+                    "INSERT INTO master (key, value) VALUES (?1, ?2)
+                     ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    params![key, value],
+                )?;
+            }
+            Backend::Memory(m) => {
+                m.master.insert(key.to_owned(), value.to_owned());
+            }
+        }
         Ok(())
     }
 
@@ -254,58 +240,100 @@ impl Store {
         Ok(())
     }
 
-    /// Inserts or replaces a framework record.
+    /// Inserts or replaces a framework record (an existing one keeps its `registered_time`).
     pub fn put_framework(&mut self, rec: &FrameworkRecord) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO frameworks (id, info, failover_timeout, registered_time, removed, unregistered_time)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT(id) DO UPDATE SET info = excluded.info,
-                 failover_timeout = excluded.failover_timeout,
-                 removed = excluded.removed,
-                 unregistered_time = excluded.unregistered_time",
-            params![
-                rec.id,
-                rec.info.encode_to_vec(),
-                rec.failover_timeout,
-                rec.registered_time,
-                i64::from(rec.removed),
-                rec.unregistered_time
-            ],
-        )?;
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                conn.execute(
+                    "INSERT INTO frameworks (id, info, failover_timeout, registered_time, removed, unregistered_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT(id) DO UPDATE SET info = excluded.info,
+                         failover_timeout = excluded.failover_timeout,
+                         removed = excluded.removed,
+                         unregistered_time = excluded.unregistered_time",
+                    params![
+                        rec.id,
+                        rec.info.encode_to_vec(),
+                        rec.failover_timeout,
+                        rec.registered_time,
+                        i64::from(rec.removed),
+                        rec.unregistered_time
+                    ],
+                )?;
+            }
+            Backend::Memory(m) => {
+                let registered_time = m
+                    .frameworks
+                    .get(&rec.id)
+                    .map_or(rec.registered_time, |old| old.registered_time);
+                m.frameworks.insert(
+                    rec.id.clone(),
+                    FrameworkRecord {
+                        registered_time,
+                        ..rec.clone()
+                    },
+                );
+            }
+        }
         Ok(())
     }
 
     /// Marks a framework removed (TEARDOWN, failover timeout).
     pub fn mark_removed(&mut self, id: &str, when: f64) -> Result<(), StoreError> {
-        self.conn.execute(
-            "UPDATE frameworks SET removed = 1, unregistered_time = ?2 WHERE id = ?1",
-            params![id, when],
-        )?;
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                conn.execute(
+                    "UPDATE frameworks SET removed = 1, unregistered_time = ?2 WHERE id = ?1",
+                    params![id, when],
+                )?;
+            }
+            Backend::Memory(m) => {
+                if let Some(rec) = m.frameworks.get_mut(id) {
+                    rec.removed = true;
+                    rec.unregistered_time = when;
+                }
+            }
+        }
         Ok(())
     }
 
     /// Records a registered agent.
     pub fn put_agent(&mut self, rec: &AgentRecord) -> Result<(), StoreError> {
-        self.conn.execute(
-            "INSERT INTO agents (id, hostname, port) VALUES (?1, ?2, ?3)
-             ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, port = excluded.port",
-            params![rec.id, rec.hostname, i64::from(rec.port)],
-        )?;
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                conn.execute(
+                    "INSERT INTO agents (id, hostname, port) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, port = excluded.port",
+                    params![rec.id, rec.hostname, i64::from(rec.port)],
+                )?;
+            }
+            Backend::Memory(m) => {
+                m.agents.insert(rec.id.clone(), rec.clone());
+            }
+        }
         Ok(())
     }
 
     /// Forgets an agent (it unregistered, or never came back).
     pub fn remove_agent(&mut self, id: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM agents WHERE id = ?1", [id])?;
+        match &mut self.backend {
+            Backend::Sqlite(conn) => {
+                conn.execute("DELETE FROM agents WHERE id = ?1", [id])?;
+            }
+            Backend::Memory(m) => {
+                m.agents.remove(id);
+            }
+        }
         Ok(())
     }
 
-    /// Every stored agent.
+    /// Every stored agent, by ID.
     pub fn agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, hostname, port FROM agents ORDER BY id")?;
+        let conn = match &self.backend {
+            Backend::Sqlite(conn) => conn,
+            Backend::Memory(m) => return Ok(m.agents.values().cloned().collect()),
+        };
+        let mut stmt = conn.prepare("SELECT id, hostname, port FROM agents ORDER BY id")?;
         let rows = stmt.query_map([], |r| {
             Ok(AgentRecord {
                 id: r.get(0)?,
@@ -316,9 +344,13 @@ impl Store {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    /// Every stored framework.
+    /// Every stored framework, by ID.
     pub fn frameworks(&self) -> Result<Vec<FrameworkRecord>, StoreError> {
-        let mut stmt = self.conn.prepare(
+        let conn = match &self.backend {
+            Backend::Sqlite(conn) => conn,
+            Backend::Memory(m) => return Ok(m.frameworks.values().cloned().collect()),
+        };
+        let mut stmt = conn.prepare(
             "SELECT id, info, failover_timeout, registered_time, removed, unregistered_time
              FROM frameworks ORDER BY id",
         )?;
@@ -350,6 +382,52 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Creates or upgrades the schema of `master.db`.
+fn migrate(conn: Connection) -> Result<Connection, StoreError> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")?;
+    let version: Option<i64> = conn
+        .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .optional()?;
+    match version {
+        None => {
+            conn.execute_batch(
+                "BEGIN;
+                     CREATE TABLE master (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                     CREATE TABLE frameworks (
+                         id TEXT PRIMARY KEY,
+                         info BLOB NOT NULL,
+                         failover_timeout REAL NOT NULL,
+                         registered_time REAL NOT NULL,
+                         removed INTEGER NOT NULL DEFAULT 0,
+                         unregistered_time REAL NOT NULL DEFAULT 0
+                     );
+                     CREATE TABLE agents (
+                         id TEXT PRIMARY KEY,
+                         hostname TEXT NOT NULL,
+                         port INTEGER NOT NULL
+                     );
+                     INSERT INTO schema_version (version) VALUES (2);
+                     COMMIT;",
+            )?;
+        }
+        Some(1) => {
+            conn.execute_batch(
+                "BEGIN;
+                     CREATE TABLE agents (
+                         id TEXT PRIMARY KEY,
+                         hostname TEXT NOT NULL,
+                         port INTEGER NOT NULL
+                     );
+                     UPDATE schema_version SET version = 2;
+                     COMMIT;",
+            )?;
+        }
+        Some(v) if v > SCHEMA_VERSION => return Err(StoreError::SchemaTooNew { found: v }),
+        Some(_) => {}
+    }
+    Ok(conn)
 }
 
 #[cfg(test)]
@@ -418,6 +496,63 @@ mod tests {
         drop(conn);
         let (s, _) = Store::open(dir.path()).expect("migrate");
         assert!(s.agents().expect("read").is_empty());
+    }
+
+    /// The same writes give the same reads on disk and in memory.
+    #[test]
+    fn durable_and_ephemeral_stores_agree() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let stores = [
+            Store::open(dir.path()).expect("open").0,
+            Store::open_with(dir.path(), Durability::Ephemeral)
+                .expect("open")
+                .0,
+        ];
+        let reads = stores.map(|mut s| {
+            let framework = |id: &str, registered_time: f64, name: &str| FrameworkRecord {
+                id: id.into(),
+                info: FrameworkInfo {
+                    user: "root".into(),
+                    name: name.into(),
+                    ..Default::default()
+                },
+                failover_timeout: 60.0,
+                registered_time,
+                removed: false,
+                unregistered_time: 0.0,
+            };
+            s.put_framework(&framework("M-0001", 1.0, "b"))
+                .expect("write");
+            s.put_framework(&framework("M-0000", 2.0, "a"))
+                .expect("write");
+            // A re-subscription: the new info, the first registration time.
+            s.put_framework(&framework("M-0001", 5.0, "b2"))
+                .expect("write");
+            s.mark_removed("M-0000", 7.0).expect("write");
+            s.mark_removed("M-9999", 7.0)
+                .expect("unknown id: nothing to mark");
+            for (id, port) in [("M-S1", 5052), ("M-S0", 5051), ("M-S2", 5053)] {
+                s.put_agent(&AgentRecord {
+                    id: id.into(),
+                    hostname: "h".into(),
+                    port,
+                })
+                .expect("write");
+            }
+            s.remove_agent("M-S2").expect("write");
+            s.set_next_agent(3).expect("write");
+            (
+                s.frameworks().expect("read"),
+                s.agents().expect("read"),
+                s.get("next_agent").expect("read"),
+            )
+        });
+        assert_eq!(reads[0], reads[1]);
+        let (frameworks, agents, _) = &reads[1];
+        assert_eq!(frameworks[1].registered_time, 1.0);
+        assert_eq!(frameworks[1].info.name, "b2");
+        assert!(frameworks[0].removed);
+        assert_eq!(agents.len(), 2);
     }
 
     #[test]
