@@ -214,11 +214,13 @@ pub trait Containerizer: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Prepared, ContainerizerError>> + Send;
 
     /// Creates the container, not started, so that [`Containerizer::launch`] has only to start
-    /// it. The agent calls it while the launch is still being prepared (the sandbox made and
-    /// the image checked, at the same time), to take the engine's create off the task's way to
-    /// TASK_RUNNING; it may therefore fail for want of the image, and then `launch` creates the
-    /// container after the pull. `Ok(true)` when the container was created; `Ok(false)` when
-    /// the backend leaves creating to `launch` (the default).
+    /// it. The agent calls it first, while the sandbox is made, to take the engine's create off
+    /// the task's way to TASK_RUNNING; it may therefore fail for want of the image, and then
+    /// the agent calls [`Containerizer::prepare`] and `launch` creates the container after the
+    /// pull. `Ok(true)` when the container was created, which also means its image is present:
+    /// the agent then skips `prepare`. `Ok(false)` when the backend leaves creating to `launch`
+    /// (the default), or the image must be pulled first whatever is present
+    /// (`force_pull_image`).
     fn create(
         &self,
         request: &LaunchRequest,

@@ -50,6 +50,28 @@ pub struct DockerContainerizer {
     config: DockerConfig,
     host_memory_bytes: Option<u64>,
     image_checks: Arc<Mutex<HashMap<String, WeakShared<ImageCheck>>>>,
+    /// Output streams attached right after a create ahead ([`Containerizer::create`]), by
+    /// container name, waiting for the launch that starts the container.
+    attached: Arc<AttachedStreams>,
+}
+
+/// A container's attached output (stdout and stderr, multiplexed).
+type Attached = std::pin::Pin<
+    Box<dyn Stream<Item = Result<bollard::container::LogOutput, DockerError>> + Send>,
+>;
+
+/// The attached streams waiting for their launch; `Debug` lists their containers.
+#[derive(Default)]
+struct AttachedStreams(Mutex<HashMap<String, Attached>>);
+
+impl std::fmt::Debug for AttachedStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let streams = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f.debug_set().entries(streams.keys()).finish()
+    }
 }
 
 /// An image presence check under way, shared by every launch that needs the same reference
@@ -434,6 +456,7 @@ impl DockerContainerizer {
             config,
             host_memory_bytes: host_memory_bytes(),
             image_checks: Arc::default(),
+            attached: Arc::default(),
         }
     }
 
@@ -483,6 +506,34 @@ impl DockerContainerizer {
         )
         .await
         .map(|_| ())
+    }
+
+    /// Attaches to the container's output (`docker run` attaches before it starts the
+    /// container, so no early output is lost; `logs` also replays whatever was written).
+    async fn attach(&self, name: &str) -> Result<Attached, ContainerizerError> {
+        let attached = timed(
+            "attach container",
+            self.config.call_timeout,
+            self.docker.attach_container(
+                name,
+                Some(AttachContainerOptions {
+                    stream: true,
+                    logs: true,
+                    stdout: true,
+                    stderr: true,
+                    ..Default::default()
+                }),
+            ),
+        )
+        .await?;
+        Ok(attached.output)
+    }
+
+    fn attached(&self) -> std::sync::MutexGuard<'_, HashMap<String, Attached>> {
+        self.attached
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs `start` and returns the container's inspect taken right after it.
@@ -695,6 +746,15 @@ impl Containerizer for DockerContainerizer {
             return Ok(false);
         }
         self.create_container(request).await?;
+        // Attached now, while the launch waits for the create anyway: the start then follows
+        // TASK_STARTING at once. The stream waits here for `launch`, or for `remove` when the
+        // launch is abandoned.
+        // A failed attach is retried (and reported) by `launch`: the container exists.
+        let name = request.container.docker_name();
+        match self.attach(&name).await {
+            Ok(output) => drop(self.attached().insert(name, output)),
+            Err(err) => tracing::debug!(container = name, error = %err, "attach after create"),
+        }
         Ok(true)
     }
 
@@ -707,33 +767,26 @@ impl Containerizer for DockerContainerizer {
         if !created {
             self.create_container(request).await?;
         }
-        let timeout = self.config.call_timeout;
         // Attach before starting, as `docker run` does, so no early output is lost.
-        let attached = timed(
-            "attach container",
-            timeout,
-            self.docker.attach_container(
-                &name,
-                Some(AttachContainerOptions {
-                    stream: true,
-                    logs: true,
-                    stdout: true,
-                    stderr: true,
-                    ..Default::default()
-                }),
-            ),
-        )
-        .await?;
+        let early = if created {
+            self.attached().remove(&name)
+        } else {
+            None
+        };
+        let output = match early {
+            Some(output) => output,
+            None => self.attach(&name).await?,
+        };
         let start = timed(
             "start container",
-            timeout,
+            self.config.call_timeout,
             self.docker.start_container(
                 &name,
                 None::<bollard::query_parameters::StartContainerOptions>,
             ),
         );
         let inspect = self.start_and_inspect(&name, start).await?;
-        let logs: LogPump = Box::pin(pump(name, attached.output, request.sandbox.clone(), None));
+        let logs: LogPump = Box::pin(pump(name, output, request.sandbox.clone(), None));
         Ok(Launched {
             inspect: inspect_json(&inspect),
             addresses: addresses(&inspect),
@@ -807,6 +860,8 @@ impl Containerizer for DockerContainerizer {
 
     async fn remove(&self, container: &ContainerRef) -> Result<(), ContainerizerError> {
         let name = container.docker_name();
+        // A create ahead whose launch was abandoned: its attached stream ends here.
+        drop(self.attached().remove(&name));
         match timed(
             "remove container",
             self.config.call_timeout,

@@ -248,13 +248,11 @@ impl<C: Containerizer> Worker<C> {
             sandbox_mount: mount,
         };
         // Without URIs, Mesos's FETCHING phase is empty, and nothing before the start needs
-        // the sandbox: making it, checking the image (PULLING) and creating the container go
-        // at once instead of one after the other on every launch's path. A container created
-        // ahead is removed when the launch ends before TASK_STARTING.
+        // the sandbox: making it and creating the container go at once instead of one after
+        // the other on every launch's path. A container created ahead is removed when the
+        // launch ends before TASK_STARTING.
         let mut ahead = (!fetching).then(|| Box::pin(containerizer.create(&request)));
         let mut ahead_done = None;
-        let mut early_prepare = (!fetching).then(|| Box::pin(containerizer.prepare(&request)));
-        let mut early_prepared = None;
         let created = {
             let create = self.create_sandbox.then(|| {
                 let (work_dir, agent_id, sandbox, container_id) = (
@@ -274,9 +272,6 @@ impl<C: Containerizer> Worker<C> {
             loop {
                 tokio::select! {
                     created = &mut create => break created,
-                    prepared = maybe(&mut early_prepare), if early_prepared.is_none() => {
-                        early_prepared = Some(prepared);
-                    }
                     made = maybe(&mut ahead), if ahead_done.is_none() => {
                         ahead_done = Some(made);
                     }
@@ -325,35 +320,40 @@ impl<C: Containerizer> Worker<C> {
             }
         }
 
-        // Mesos's PULLING phase: the task has not reached an executor yet.
-        let prepared = match early_prepared {
-            Some(prepared) => prepared,
-            None => {
-                let mut prepare =
-                    early_prepare.unwrap_or_else(|| Box::pin(containerizer.prepare(&request)));
-                let killed = loop {
-                    tokio::select! {
-                        prepared = &mut prepare => break Ok(prepared),
-                        Some(_) = self.kills.recv() => break Err(()),
-                        made = maybe(&mut ahead), if ahead_done.is_none() => {
-                            ahead_done = Some(made);
-                        }
-                    }
-                };
-                match killed {
-                    Ok(prepared) => prepared,
-                    Err(()) => {
-                        self.abandon_launch(
-                            TaskState::TaskKilled,
-                            Reason::TaskKilledDuringLaunch,
-                            "Killed before delivery to the executor".to_owned(),
-                            ahead_done,
-                            ahead,
-                        )
-                        .await;
-                        return;
-                    }
+        // Mesos's PULLING phase: the task has not reached an executor yet. A container
+        // created ahead proves its image is present (`Containerizer::create`): nothing to
+        // pull, and the engine is spared an image check on every launch. Otherwise (no create
+        // ahead, or it failed for want of the image, or the backend leaves creating to the
+        // launch) the image is checked and pulled as Mesos does.
+        let mut prepare = None;
+        let killed = loop {
+            if prepare.is_none() {
+                match &ahead_done {
+                    Some(Ok(true)) => break Ok(Ok(Prepared::default())),
+                    None if ahead.is_some() => {}
+                    Some(_) | None => prepare = Some(Box::pin(containerizer.prepare(&request))),
                 }
+            }
+            tokio::select! {
+                prepared = maybe(&mut prepare) => break Ok(prepared),
+                Some(_) = self.kills.recv() => break Err(()),
+                made = maybe(&mut ahead), if ahead_done.is_none() => {
+                    ahead_done = Some(made);
+                }
+            }
+        };
+        let prepared = match killed {
+            Ok(prepared) => prepared,
+            Err(()) => {
+                self.abandon_launch(
+                    TaskState::TaskKilled,
+                    Reason::TaskKilledDuringLaunch,
+                    "Killed before delivery to the executor".to_owned(),
+                    ahead_done,
+                    ahead,
+                )
+                .await;
+                return;
             }
         };
         let prepared = match prepared {
@@ -374,7 +374,6 @@ impl<C: Containerizer> Worker<C> {
 
         let mut starting = self.status(TaskState::TaskStarting, Source::Executor);
         starting.message = starting_message(&prepared);
-        self.emit(starting).await;
 
         // A create ahead that failed (the image was missing, say) is made again by `launch`,
         // whose errors are then reported as they would have been without it.
@@ -384,7 +383,18 @@ impl<C: Containerizer> Worker<C> {
             (None, None) => Ok(false),
         };
         let created = matches!(created, Ok(true));
-        let launched = match containerizer.launch(&request, created).await {
+        // The launch's first engine request (the start itself, for a container created and
+        // attached ahead) is on its way before TASK_STARTING goes up: the update's trip
+        // through master and framework then overlaps the engine's work instead of delaying
+        // its start.
+        let mut launch = std::pin::pin!(containerizer.launch(&request, created));
+        let first = futures::FutureExt::now_or_never(launch.as_mut());
+        self.emit(starting).await;
+        let launched = match first {
+            Some(launched) => launched,
+            None => launch.await,
+        };
+        let launched = match launched {
             Ok(launched) => launched,
             Err(ContainerizerError::Options(err)) => {
                 let mut failed = self.status(TaskState::TaskFailed, Source::Executor);
