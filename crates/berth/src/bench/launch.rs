@@ -55,6 +55,9 @@ pub struct LaunchReport {
     pub berth_exit: Summary,
     /// Engine API create + start.
     pub engine_started: Summary,
+    /// The median over rounds of (berth run to TASK_RUNNING) / (create + start) of the same
+    /// round: run back to back, both meet the same state of the machine and the engine.
+    pub paired_ratio: f64,
     /// Engine API create + start + wait.
     pub engine_exit: Summary,
     /// `docker run --rm` to exit; `None` without the docker CLI.
@@ -306,11 +309,23 @@ pub async fn run(config: &LaunchConfig) -> anyhow::Result<LaunchReport> {
     }
     let _ = std::fs::remove_dir_all(&sandbox);
     let summary = |v: &[Duration]| Summary::of(v).context("no runs");
+    let mut ratios: Vec<f64> = b_run
+        .iter()
+        .zip(&e_start)
+        .map(|(b, e)| ms(*b) / ms(*e).max(1e-9))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let paired_ratio = match ratios.len() {
+        0 => anyhow::bail!("no runs"),
+        n if n % 2 == 1 => ratios[n / 2],
+        n => (ratios[n / 2 - 1] + ratios[n / 2]) / 2.0,
+    };
     Ok(LaunchReport {
         config: config.clone(),
         berth_running: summary(&b_run)?,
         berth_exit: summary(&b_exit)?,
         engine_started: summary(&e_start)?,
+        paired_ratio,
         engine_exit: summary(&e_exit)?,
         docker_run: docker_cli.is_ok().then(|| Summary::of(&d_run)).flatten(),
         docker_run_skipped: docker_cli.err(),
@@ -362,6 +377,13 @@ impl LaunchReport {
             )
             .at_most(TARGET_RATIO),
         );
+        figures.push(Figure::new(
+            "launch",
+            "berth run -> TASK_RUNNING / Engine create+start (median per round)",
+            self.paired_ratio,
+            "x",
+            "each round's berth run over the same round's create+start: drift of the machine between rounds cancels",
+        ));
         figures.push(Figure::new(
             "launch",
             "berth run -> exit / Engine create+start+wait (medians)",
