@@ -516,9 +516,12 @@ impl Driver {
             }
             let input = match self.conn.state() {
                 ConnectionState::Closed => return None,
-                ConnectionState::Disconnected { backoff, .. } if backoff.is_zero() => {
+                ConnectionState::Disconnected {
+                    attempt: 0,
+                    backoff,
+                } if backoff.is_zero() => {
                     // The first attempt: a zero sleep would still wait for the timer's next
-                    // tick (up to a millisecond) before subscribing.
+                    // tick (up to a millisecond) before subscribing. Retries always sleep.
                     if self.inner.shutdown.is_cancelled() {
                         Input::Shutdown
                     } else {
