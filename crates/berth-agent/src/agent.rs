@@ -799,6 +799,18 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         exits: Mutex<HashMap<ContainerId, watch::Sender<Option<i64>>>>,
+        /// What a create ahead does: `None` leaves creating to the launch (the trait's
+        /// default), `Some(true)` creates, `Some(false)` fails for want of the image.
+        creates: Option<bool>,
+        calls: Arc<FakeCalls>,
+    }
+
+    /// What the agent asked of a [`Fake`].
+    #[derive(Default)]
+    struct FakeCalls {
+        prepares: std::sync::atomic::AtomicUsize,
+        /// The `created` flag of each launch.
+        launches: Mutex<Vec<bool>>,
     }
 
     impl Fake {
@@ -814,9 +826,26 @@ mod tests {
 
     impl Containerizer for Fake {
         async fn prepare(&self, _: &LaunchRequest) -> Result<Prepared, ContainerizerError> {
+            self.calls
+                .prepares
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(Prepared::default())
         }
-        async fn launch(&self, _: &LaunchRequest, _: bool) -> Result<Launched, ContainerizerError> {
+        async fn create(&self, _: &LaunchRequest) -> Result<bool, ContainerizerError> {
+            match self.creates {
+                None => Ok(false),
+                Some(true) => Ok(true),
+                Some(false) => Err(ContainerizerError::NotFound(
+                    "No such image: img:latest".into(),
+                )),
+            }
+        }
+        async fn launch(
+            &self,
+            _: &LaunchRequest,
+            created: bool,
+        ) -> Result<Launched, ContainerizerError> {
+            self.calls.launches.lock().unwrap().push(created);
             Ok(Launched {
                 inspect: b"[]".to_vec(),
                 addresses: vec![(false, "10.0.0.7".into())],
@@ -868,12 +897,16 @@ mod tests {
 
     impl Link {
         async fn start(work_dir: &std::path::Path) -> Link {
+            Link::start_with(work_dir, Fake::default()).await
+        }
+
+        async fn start_with(work_dir: &std::path::Path, fake: Fake) -> Link {
             let mut config = AgentConfig::new(work_dir, "localhost");
             config.docker_remove_delay = Duration::ZERO;
             let (to_master, mut from_agent) = mpsc::channel(8);
             let (to_agent, from_master) = mpsc::channel(8);
             let shutdown = CancellationToken::new();
-            let agent = tokio::spawn(Agent::new(config, Fake::default()).run(
+            let agent = tokio::spawn(Agent::new(config, fake).run(
                 to_master,
                 from_master,
                 shutdown.clone(),
@@ -980,6 +1013,52 @@ mod tests {
         let ip = &running.container_status.as_ref().unwrap().network_infos[0].ip_addresses[0];
         assert_eq!(ip.ip_address.as_deref(), Some("10.0.0.7"));
         link.stop().await;
+    }
+
+    /// A container created ahead proves its image is there: no image check (PULLING) before
+    /// TASK_STARTING, and the launch only starts it. A create that failed (the image is
+    /// missing) or was left to the launch still gets the check, and the launch creates.
+    #[tokio::test]
+    async fn the_image_is_checked_unless_the_container_was_created_ahead() {
+        for (creates, prepares, created) in [
+            (Some(true), 0, true),
+            (Some(false), 1, false),
+            (None, 1, false),
+        ] {
+            let work = tempfile::tempdir().unwrap();
+            let fake = Fake {
+                creates,
+                ..Fake::default()
+            };
+            let calls = Arc::clone(&fake.calls);
+            let mut link = Link::start_with(work.path(), fake).await;
+            link.send(MasterToAgent::RunTask {
+                framework_id: link.framework_id.clone(),
+                framework: Box::default(),
+                task: Box::new(task("t")),
+            })
+            .await;
+            let starting = link.update().await;
+            assert_eq!(
+                starting.state,
+                TaskState::TaskStarting as i32,
+                "{creates:?}"
+            );
+            link.ack(&starting).await;
+            let running = link.update().await;
+            assert_eq!(running.state, TaskState::TaskRunning as i32, "{creates:?}");
+            assert_eq!(
+                calls.prepares.load(std::sync::atomic::Ordering::Relaxed),
+                prepares,
+                "{creates:?}"
+            );
+            assert_eq!(
+                *calls.launches.lock().unwrap(),
+                vec![created],
+                "{creates:?}"
+            );
+            link.stop().await;
+        }
     }
 
     #[tokio::test]
