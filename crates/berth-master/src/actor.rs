@@ -329,6 +329,13 @@ pub(crate) fn answered_after_stream_check(ty: call::Type) -> bool {
 /// events they produced.
 const TURN_BUDGET: usize = 256;
 
+/// Longest a turn goes on taking what is waiting: the events of its first command are never
+/// held back longer than this (plus the last command's own work) by the ones behind it, and a
+/// stream that overflows is found out as soon. Heavy calls (a RECONCILE of thousands of
+/// tasks) arriving faster than the actor takes them would otherwise keep every event, and
+/// the timers, waiting until 256 of them were done.
+const TURN_TIME: Duration = Duration::from_millis(2);
+
 /// Every agent link's incoming messages, polled by the actor itself (no task per link):
 /// `(link, Some(message))`, then `(link, None)` once when the agent's sender is gone.
 type AgentInbox =
@@ -574,7 +581,8 @@ impl MasterActor {
             // Whatever else is already waiting joins this turn, so the events it produces
             // reach each subscriber in one batch.
             let mut budget = TURN_BUDGET;
-            while budget > 0 {
+            let turn_started = Instant::now();
+            while budget > 0 && turn_started.elapsed() < TURN_TIME {
                 let mut progressed = false;
                 if let Ok(cmd) = self.rx.try_recv() {
                     self.handle(cmd, &tracker, &shutdown);
