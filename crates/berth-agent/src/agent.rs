@@ -941,6 +941,16 @@ mod tests {
             self.to_agent.send(message).await.unwrap();
         }
 
+        /// Sends the launch of [`task`] `id` of the link's framework.
+        async fn run_task(&self, id: &str) {
+            self.send(MasterToAgent::RunTask {
+                framework_id: self.framework_id.clone(),
+                framework: Box::default(),
+                task: Box::new(task(id)),
+            })
+            .await;
+        }
+
         async fn ack(&self, status: &TaskStatus) {
             self.send(MasterToAgent::Acknowledge {
                 framework_id: self.framework_id.clone(),
@@ -982,12 +992,7 @@ mod tests {
     async fn unacknowledged_updates_are_resent_after_ten_then_twenty_seconds() {
         let work = tempfile::tempdir().unwrap();
         let mut link = Link::start(work.path()).await;
-        link.send(MasterToAgent::RunTask {
-            framework_id: link.framework_id.clone(),
-            framework: Box::default(),
-            task: Box::new(task("t")),
-        })
-        .await;
+        link.run_task("t").await;
         let first = link.update().await;
         assert_eq!(first.state, TaskState::TaskStarting as i32);
         let sent = Instant::now();
@@ -1032,12 +1037,7 @@ mod tests {
             };
             let calls = Arc::clone(&fake.calls);
             let mut link = Link::start_with(work.path(), fake).await;
-            link.send(MasterToAgent::RunTask {
-                framework_id: link.framework_id.clone(),
-                framework: Box::default(),
-                task: Box::new(task("t")),
-            })
-            .await;
+            link.run_task("t").await;
             let starting = link.update().await;
             assert_eq!(
                 starting.state,
@@ -1125,19 +1125,9 @@ mod tests {
     async fn a_task_is_forgotten_once_its_terminal_update_is_acknowledged() {
         let work = tempfile::tempdir().unwrap();
         let mut link = Link::start(work.path()).await;
-        link.send(MasterToAgent::RunTask {
-            framework_id: link.framework_id.clone(),
-            framework: Box::default(),
-            task: Box::new(task("t")),
-        })
-        .await;
+        link.run_task("t").await;
         // A duplicate launch is ignored.
-        link.send(MasterToAgent::RunTask {
-            framework_id: link.framework_id.clone(),
-            framework: Box::default(),
-            task: Box::new(task("t")),
-        })
-        .await;
+        link.run_task("t").await;
         for expected in [TaskState::TaskStarting, TaskState::TaskRunning] {
             let status = link.update().await;
             assert_eq!(status.state, expected as i32);

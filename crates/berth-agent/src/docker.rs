@@ -748,8 +748,8 @@ impl Containerizer for DockerContainerizer {
         self.create_container(request).await?;
         // Attached now, while the launch waits for the create anyway: the start then follows
         // TASK_STARTING at once. The stream waits here for `launch`, or for `remove` when the
-        // launch is abandoned.
-        // A failed attach is retried (and reported) by `launch`: the container exists.
+        // launch is abandoned. A failed attach is made again (and reported) by `launch`: the
+        // container exists either way.
         let name = request.container.docker_name();
         match self.attach(&name).await {
             Ok(output) => drop(self.attached().insert(name, output)),
