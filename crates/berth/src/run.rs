@@ -4,7 +4,8 @@
 //! sandbox, and exits with the task's outcome.
 //!
 //! Exit codes: 0 for TASK_FINISHED; the container's own exit status when a terminal update
-//! carries one (`Container exited with status N`, N != 0); 130 after Ctrl-C; 1 otherwise.
+//! carries one (`Container exited with status N`, N != 0); 130 after Ctrl-C and 143 after
+//! SIGTERM (each kills the task first); 1 otherwise.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,6 +26,9 @@ use crate::run_args::{ContentType, RunArgs};
 
 /// The exit code after Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// The exit code after SIGTERM (128 + SIGTERM): `kill`, `timeout`, a service manager.
+pub const EXIT_TERMINATED: i32 = 143;
 
 /// How long the task's output is still followed after its terminal update on a master that is
 /// not berth's own.
@@ -104,7 +108,8 @@ struct Progress {
     launched: Option<TaskInfo>,
     /// The launch offer's agent address (its `url`), for `/files/read` of remote sandboxes.
     agent_addr: Option<std::net::SocketAddr>,
-    interrupted: bool,
+    /// The exit code of the first Ctrl-C or SIGTERM, once one came.
+    interrupted: Option<i32>,
     kill_sent: bool,
     tail: Option<Tail>,
     offers_refused: u32,
@@ -133,7 +138,7 @@ async fn drive(
     let mut progress = Progress {
         launched: None,
         agent_addr: None,
-        interrupted: false,
+        interrupted: None,
         kill_sent: false,
         tail: None,
         offers_refused: 0,
@@ -142,23 +147,21 @@ async fn drive(
         tokio::time::sleep(Duration::MAX.min(Duration::from_secs(u64::from(u32::MAX))));
     tokio::pin!(kill_timer);
     let mut kill_armed = false;
-    let mut ctrl_c = Box::pin(tokio::signal::ctrl_c());
+    let mut interrupt = Box::pin(interruption());
 
     let code = loop {
         tokio::select! {
-            // A first Ctrl-C kills the task and waits for TASK_KILLED; a second one exits now.
-            r = &mut ctrl_c => {
-                if r.is_err() {
-                    continue;
-                }
-                if progress.interrupted || progress.launched.is_none() {
+            // A first Ctrl-C or SIGTERM kills the task and waits for TASK_KILLED (so its
+            // container goes too); a second one exits now.
+            code = &mut interrupt => {
+                if progress.interrupted.is_some() || progress.launched.is_none() {
                     tracing::warn!("interrupted");
-                    break EXIT_INTERRUPTED;
+                    break progress.interrupted.unwrap_or(code);
                 }
-                progress.interrupted = true;
+                progress.interrupted = Some(code);
                 tracing::info!("interrupted: killing the task (Ctrl-C again to exit at once)");
                 kill(&scheduler, args, &mut progress).await;
-                ctrl_c = Box::pin(tokio::signal::ctrl_c());
+                interrupt = Box::pin(interruption());
             }
             () = &mut kill_timer, if kill_armed => {
                 kill_armed = false;
@@ -221,7 +224,9 @@ async fn drive(
                                         tracing::debug!(error = %e, "acknowledging the terminal update");
                                     }
                                 }
-                                break exit_code(&status, progress.interrupted);
+                                break progress
+                                    .interrupted
+                                    .unwrap_or_else(|| exit_code(&status));
                             }
                         }
                     }
@@ -322,11 +327,25 @@ fn report(status: &TaskStatus) {
     );
 }
 
-/// The process exit code for a terminal status.
-pub fn exit_code(status: &TaskStatus, interrupted: bool) -> i32 {
-    if interrupted {
-        return EXIT_INTERRUPTED;
+/// Waits for Ctrl-C (SIGINT) or SIGTERM and returns the exit code that follows it. A signal
+/// whose handler cannot be installed is never awaited.
+async fn interruption() -> i32 {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let terminated = async {
+        match term.as_mut() {
+            Some(term) => term.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        Ok(()) = tokio::signal::ctrl_c() => EXIT_INTERRUPTED,
+        Some(()) = terminated => EXIT_TERMINATED,
+        else => std::future::pending().await,
     }
+}
+
+/// The process exit code for a terminal status (not interrupted).
+pub fn exit_code(status: &TaskStatus) -> i32 {
     if status.state == TaskState::TaskFinished as i32 {
         return 0;
     }
@@ -552,42 +571,29 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            exit_code(
-                &st(TaskState::TaskFinished, "Container exited with status 0"),
-                false
-            ),
+            exit_code(&st(
+                TaskState::TaskFinished,
+                "Container exited with status 0"
+            ),),
             0
         );
         assert_eq!(
-            exit_code(
-                &st(TaskState::TaskFailed, "Container exited with status 3"),
-                false
-            ),
+            exit_code(&st(TaskState::TaskFailed, "Container exited with status 3"),),
             3
         );
         assert_eq!(
-            exit_code(
-                &st(TaskState::TaskKilled, "Container exited with status 137"),
-                false
-            ),
+            exit_code(&st(
+                TaskState::TaskKilled,
+                "Container exited with status 137"
+            ),),
             137
         );
         assert_eq!(
-            exit_code(
-                &st(
-                    TaskState::TaskFailed,
-                    "Failed to launch container: no such image"
-                ),
-                false
-            ),
+            exit_code(&st(
+                TaskState::TaskFailed,
+                "Failed to launch container: no such image"
+            ),),
             1
-        );
-        assert_eq!(
-            exit_code(
-                &st(TaskState::TaskKilled, "Container exited with status 137"),
-                true
-            ),
-            130
         );
         assert_eq!(
             container_exit_status("Container exited with status 42; stderr: x"),

@@ -263,6 +263,50 @@ async fn exit_codes_are_passed_through() {
     }
 }
 
+/// `kill`, `timeout` and service managers stop a process with SIGTERM: like a first Ctrl-C, it
+/// kills the task (its container does not outlive berth), then berth exits 143 (128 + 15).
+#[tokio::test]
+async fn sigterm_kills_the_task_before_berth_exits() {
+    ensure_test_image().await;
+    let label = label();
+    let guard = ContainerGuard::new();
+    guard.track_label(&label.0, &label.1);
+    let mut args = run_args(&unique_name("term"), &label);
+    args.extend(["--grace-period", "1s", "--", "sleep 300"].map(String::from));
+    let mut p = Proc::spawn(berth().args(&args));
+    eventually(Duration::from_secs(60), Duration::from_millis(100), || {
+        let err = p.stderr();
+        async move { err.contains("TASK_RUNNING").then_some(()) }
+    })
+    .await;
+    let id = containers_labelled(&label)
+        .await
+        .into_iter()
+        .next()
+        .unwrap();
+    p.signal("-TERM");
+    let code = p.wait(Duration::from_secs(60)).await;
+    let err = p.stderr();
+    assert_eq!(code, 143, "{err}");
+    assert!(err.contains("TASK_KILLED"), "{err}");
+    // The container was stopped (and, with the one-shot cluster's zero delay, removed: then
+    // the inspect fails).
+    let docker = berth_testkit::docker().await;
+    let inspect = docker
+        .inspect_container(
+            &id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await;
+    if let Ok(inspect) = inspect {
+        assert_ne!(
+            inspect.state.and_then(|s| s.running),
+            Some(true),
+            "the task's container outlived berth run"
+        );
+    }
+}
+
 #[tokio::test]
 async fn kill_after_kills_the_task() {
     ensure_test_image().await;
