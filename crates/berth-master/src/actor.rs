@@ -571,10 +571,7 @@ impl MasterActor {
                     None => break,
                 },
                 Some((link, msg)) = self.agent_inbox.next(), if !self.agent_inbox.is_empty() => {
-                    match msg {
-                        Some(msg) => self.on_agent_message(link, msg),
-                        None => self.agent_link_closed(link),
-                    }
+                    self.on_inbox(link, msg);
                 }
                 _ = tokio::time::sleep_until(deadline) => self.on_timers(),
             }
@@ -593,10 +590,7 @@ impl MasterActor {
                     // A no-op waker here is harmless: the `select!` above polls the inbox
                     // again with the real one before the actor sleeps.
                     if let Some(Some((link, msg))) = self.agent_inbox.next().now_or_never() {
-                        match msg {
-                            Some(msg) => self.on_agent_message(link, msg),
-                            None => self.agent_link_closed(link),
-                        }
+                        self.on_inbox(link, msg);
                         progressed = true;
                         budget = budget.saturating_sub(1);
                     }
@@ -1036,7 +1030,7 @@ impl MasterActor {
             }),
             ..Default::default()
         };
-        let _ = conn.send(&subscribed);
+        conn.queue(&subscribed);
         let _ = conn.send(&heartbeat_event());
         if let Some(fw) = self.frameworks.get_mut(&id) {
             self.sessions.insert(&id, &conn.stream_id);
@@ -2109,6 +2103,14 @@ impl MasterActor {
     }
 
     // ------------------------------------------------------------------ agents
+
+    /// One item of the agents' inbox: a message, or the end of its link.
+    fn on_inbox(&mut self, link: u64, msg: Option<AgentToMaster>) {
+        match msg {
+            Some(msg) => self.on_agent_message(link, msg),
+            None => self.agent_link_closed(link),
+        }
+    }
 
     fn on_agent_message(&mut self, link: u64, msg: AgentToMaster) {
         match msg {
