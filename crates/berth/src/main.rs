@@ -154,27 +154,13 @@ async fn cluster(args: cluster_args::ClusterArgs) -> anyhow::Result<()> {
     let token = cluster.shutdown_token();
     tokio::spawn(async move {
         // First SIGINT/SIGTERM: graceful shutdown; second: exit at once.
-        wait_for_signal().await;
+        run::interruption().await;
         tracing::info!("shutting down (signal again to exit at once)");
         token.cancel();
-        wait_for_signal().await;
-        std::process::exit(130);
+        run::interruption().await;
+        std::process::exit(run::EXIT_INTERRUPTED);
     });
     cluster.wait().await;
     tracing::info!("berth cluster stopped");
     Ok(())
-}
-
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -159,7 +159,7 @@ async fn drive(
                     break progress.interrupted.unwrap_or(code);
                 }
                 progress.interrupted = Some(code);
-                tracing::info!("interrupted: killing the task (Ctrl-C again to exit at once)");
+                tracing::info!("interrupted: killing the task (interrupt again to exit at once)");
                 kill(&scheduler, args, &mut progress).await;
                 interrupt = Box::pin(interruption());
             }
@@ -327,9 +327,10 @@ fn report(status: &TaskStatus) {
     );
 }
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM and returns the exit code that follows it. A signal
-/// whose handler cannot be installed is never awaited.
-async fn interruption() -> i32 {
+/// Waits for Ctrl-C (SIGINT) or SIGTERM and returns the exit code that follows it
+/// ([`EXIT_INTERRUPTED`] or [`EXIT_TERMINATED`]). A signal whose handler cannot be installed
+/// is never awaited. `berth cluster` stops on the same signals.
+pub async fn interruption() -> i32 {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let terminated = async {
         match term.as_mut() {
@@ -574,25 +575,25 @@ mod tests {
             exit_code(&st(
                 TaskState::TaskFinished,
                 "Container exited with status 0"
-            ),),
+            )),
             0
         );
         assert_eq!(
-            exit_code(&st(TaskState::TaskFailed, "Container exited with status 3"),),
+            exit_code(&st(TaskState::TaskFailed, "Container exited with status 3")),
             3
         );
         assert_eq!(
             exit_code(&st(
                 TaskState::TaskKilled,
                 "Container exited with status 137"
-            ),),
+            )),
             137
         );
         assert_eq!(
             exit_code(&st(
                 TaskState::TaskFailed,
                 "Failed to launch container: no such image"
-            ),),
+            )),
             1
         );
         assert_eq!(
