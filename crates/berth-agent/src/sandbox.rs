@@ -16,15 +16,25 @@ pub fn run_dir(
     executor_id: &str,
     container_id: &ContainerId,
 ) -> PathBuf {
-    work_dir
-        .join("slaves")
-        .join(agent_id.as_str())
-        .join("frameworks")
-        .join(framework_id.as_str())
-        .join("executors")
-        .join(executor_id)
-        .join("runs")
-        .join(container_id.as_str())
+    let parts = [
+        "slaves",
+        agent_id.as_str(),
+        "frameworks",
+        framework_id.as_str(),
+        "executors",
+        executor_id,
+        "runs",
+        container_id.as_str(),
+    ];
+    // Sized once: joined one by one, the path was reallocated at nearly every step (on every
+    // task's launch).
+    let len = work_dir.as_os_str().len() + parts.iter().map(|p| p.len() + 1).sum::<usize>();
+    let mut dir = PathBuf::with_capacity(len);
+    dir.push(work_dir);
+    for part in parts {
+        dir.push(part);
+    }
+    dir
 }
 
 /// The host path bind-mounted as the container's sandbox (what [`create`] returns): the run

@@ -1104,7 +1104,7 @@ impl MasterActor {
             if !task.state.is_terminal() {
                 task.state = TaskState::TaskKilled;
             }
-            push_status(&mut task.statuses, &killed);
+            push_status(&mut task.statuses, killed);
             self.release_task_resources(&mut task);
             fw.completed_tasks.push(
                 &task_entry(&task),
@@ -2339,7 +2339,7 @@ impl MasterActor {
         if !t.state.is_terminal() {
             t.state = state;
         }
-        push_status(&mut t.statuses, &s);
+        push_status(&mut t.statuses, s.clone());
         let mut task = t.clone();
         self.release_task_resources(&mut task);
         if let Some(t) = self
@@ -2460,7 +2460,6 @@ impl MasterActor {
                 .or_else(|_| task_sm::transition(prev, new_state))
                 .unwrap_or(prev);
             t.state = next;
-            push_status(&mut t.statuses, &status);
             t.status_update_state = Some(new_state);
             t.status_update_uuid = status.uuid.clone();
             if task_sm::releases_resources(prev, next) && t.holds_resources {
@@ -2474,7 +2473,17 @@ impl MasterActor {
         if let Some((agent, res)) = release {
             let _ = self.allocator.release_used(&agent, fid, &res);
         }
-        self.send_event(fid, &update_event(status));
+        let event = update_event(status);
+        self.send_event(fid, &event);
+        // The status goes into the task's history once sent: moved there, not copied.
+        if let (Some(update), Some(t)) = (
+            event.update,
+            self.frameworks
+                .get_mut(fid)
+                .and_then(|fw| fw.tasks.get_mut(&tid)),
+        ) {
+            push_status(&mut t.statuses, update.status);
+        }
     }
 }
 
@@ -2489,8 +2498,7 @@ fn deadline_after(secs: f64) -> Instant {
 
 /// Appends a status to a task's history, replacing the last one if it has the same state, and
 /// without `data` (as Mesos keeps them).
-fn push_status(statuses: &mut Vec<TaskStatus>, status: &TaskStatus) {
-    let mut s = status.clone();
+fn push_status(statuses: &mut Vec<TaskStatus>, mut s: TaskStatus) {
     s.data = None;
     match statuses.last_mut() {
         Some(last) if last.state == s.state => *last = s,

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use mesos_proto::v1::scheduler::{call, Call, Event};
-use mesos_proto::{decode_checked, media, recordio, JsonError, MesosJson, Message};
+use mesos_proto::{decode_checked, media, recordio, JsonError, MesosJson};
 
 use crate::error::ApiError;
 
@@ -28,8 +28,8 @@ impl Encoding {
     /// One event as a RecordIO record in this encoding.
     pub fn encode_event(self, event: &Event) -> Bytes {
         match self {
-            Encoding::Json => recordio::encode(event.to_json_string().as_bytes()),
-            Encoding::Protobuf => recordio::encode(&event.encode_to_vec()),
+            Encoding::Json => recordio::encode_json(event),
+            Encoding::Protobuf => recordio::encode_protobuf(event),
         }
     }
 }

@@ -25,6 +25,48 @@ pub fn encode(payload: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// Room left ahead of a payload written in place: the longest header, `<20 digits>\n`.
+const HEADER_ROOM: usize = MAX_HEADER_DIGITS + 1;
+
+/// First guess of an encoded message's size (an UPDATE event is about 1 KB): most are written
+/// without the buffer growing, and so without being copied as it grows.
+const PAYLOAD_GUESS: usize = 1024;
+
+/// Turns `buf`, whose payload starts at [`HEADER_ROOM`], into the record: the header is written
+/// right before the payload and the record is a view of the same allocation (no copy).
+fn finish_in_place(mut buf: Vec<u8>) -> Bytes {
+    debug_assert!(buf.len() >= HEADER_ROOM);
+    let payload = buf.len() - HEADER_ROOM;
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(payload).as_bytes();
+    let start = HEADER_ROOM - 1 - digits.len();
+    buf[start..HEADER_ROOM - 1].copy_from_slice(digits);
+    buf[HEADER_ROOM - 1] = b'\n';
+    Bytes::from(buf).slice(start..)
+}
+
+/// `message` as one record of Mesos's JSON, written once (the same bytes as
+/// `encode(message.to_json_string().as_bytes())`, without the second copy).
+pub fn encode_json<M: crate::json::MesosJson>(message: &M) -> Bytes {
+    let mut text = String::with_capacity(HEADER_ROOM + PAYLOAD_GUESS);
+    // Placeholder for the header; a JSON object's text starts with `{`, which the writer puts
+    // down without looking at what precedes it.
+    text.extend(std::iter::repeat_n(' ', HEADER_ROOM));
+    let mut w = crate::json::Writer::with_buffer(text);
+    message.write_json(&mut w);
+    finish_in_place(w.finish().into_bytes())
+}
+
+/// `message` as one record of protobuf, written once (the same bytes as
+/// `encode(&message.encode_to_vec())`).
+pub fn encode_protobuf<M: prost::Message>(message: &M) -> Bytes {
+    let mut buf = Vec::with_capacity(HEADER_ROOM + message.encoded_len());
+    buf.resize(HEADER_ROOM, 0);
+    // A Vec grows as needed: encoding into it cannot fail.
+    message.encode_raw(&mut buf);
+    finish_in_place(buf)
+}
+
 /// A malformed RecordIO stream. Once returned, the decoder stays failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordIoError {
@@ -204,6 +246,70 @@ mod tests {
             out.push(r);
         }
         Ok(out)
+    }
+
+    /// Events of every size class: empty, a small UPDATE, offers past the first guess.
+    fn sample_events() -> Vec<crate::v1::scheduler::Event> {
+        use crate::v1::scheduler::{event, Event};
+        use crate::v1::{AgentId, FrameworkId, Offer, OfferId, TaskId, TaskStatus};
+        let update = Event {
+            r#type: Some(event::Type::Update as i32),
+            update: Some(Box::new(event::Update {
+                status: TaskStatus {
+                    task_id: TaskId {
+                        value: "t \"1\"\n".into(),
+                    },
+                    state: 1,
+                    uuid: Some(vec![1, 2, 3, 250]),
+                    message: Some("é ok".into()),
+                    ..Default::default()
+                },
+            })),
+            ..Default::default()
+        };
+        let offer = |n: usize| Offer {
+            id: OfferId {
+                value: format!("offer-{n}"),
+            },
+            framework_id: FrameworkId { value: "fw".into() },
+            agent_id: AgentId {
+                value: format!("agent-{n}"),
+            },
+            hostname: "host".into(),
+            resources: vec![
+                crate::resource::scalar("cpus", 4.0),
+                crate::resource::scalar("mem", 4096.0),
+            ],
+            ..Default::default()
+        };
+        let offers = Event {
+            r#type: Some(event::Type::Offers as i32),
+            offers: Some(event::Offers {
+                offers: (0..40).map(offer).collect(),
+            }),
+            ..Default::default()
+        };
+        vec![Event::default(), update, offers]
+    }
+
+    #[test]
+    fn records_written_in_place_equal_the_two_step_encoding() {
+        use crate::json::MesosJson as _;
+        use prost::Message as _;
+        for event in sample_events() {
+            let json = event.to_json_string();
+            assert_eq!(encode_json(&event), encode(json.as_bytes()), "{json}");
+            assert_eq!(
+                encode_protobuf(&event),
+                encode(&event.encode_to_vec()),
+                "{json}"
+            );
+        }
+        let big = &sample_events()[2];
+        assert!(
+            big.to_json_string().len() > PAYLOAD_GUESS,
+            "the buffer must grow once"
+        );
     }
 
     #[test]
