@@ -56,7 +56,8 @@ pub struct Agent<C> {
 /// One task the agent holds.
 struct Entry {
     framework: FrameworkInfo,
-    task: TaskInfo,
+    /// Shared with the task's worker and its containerizer request, not copied for them.
+    task: Arc<TaskInfo>,
     container_id: ContainerId,
     sandbox: std::path::PathBuf,
     state: TaskState,
@@ -277,7 +278,7 @@ impl<C: Containerizer> State<C> {
                     key.clone(),
                     Box::new(Entry {
                         framework: record.framework,
-                        task: record.task,
+                        task: Arc::new(record.task),
                         container_id: record.container_id,
                         sandbox: record.sandbox,
                         state: record.state,
@@ -373,7 +374,7 @@ impl<C: Containerizer> State<C> {
         Some(TaskRecord {
             framework_id: framework_id.clone(),
             framework: entry.framework.clone(),
-            task: entry.task.clone(),
+            task: TaskInfo::clone(&entry.task),
             container_id: entry.container_id.clone(),
             sandbox: entry.sandbox.clone(),
             state: entry.state,
@@ -528,7 +529,7 @@ impl<C: Containerizer> State<C> {
             key.clone(),
             Box::new(Entry {
                 framework,
-                task,
+                task: Arc::new(task),
                 container_id,
                 sandbox,
                 state: TaskState::TaskStaging,
@@ -567,7 +568,7 @@ impl<C: Containerizer> State<C> {
             shutdown: self.workers_shutdown.clone(),
             framework_id: key.0.clone(),
             killing_capable: has_capability(&entry.framework, Capability::TaskKillingState),
-            task: entry.task.clone(),
+            task: Arc::clone(&entry.task),
             container: ContainerRef {
                 agent_id,
                 container_id: entry.container_id.clone(),

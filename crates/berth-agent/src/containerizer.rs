@@ -52,8 +52,8 @@ pub struct LaunchRequest {
     pub container: ContainerRef,
     /// The task's framework.
     pub framework_id: FrameworkId,
-    /// The task.
-    pub task: TaskInfo,
+    /// The task (shared with the agent's entry).
+    pub task: std::sync::Arc<TaskInfo>,
     /// The run's sandbox directory on the host (exists, holds `stdout` and `stderr`).
     pub sandbox: PathBuf,
     /// The host path to bind-mount as the container's sandbox: `sandbox`, or a link to it

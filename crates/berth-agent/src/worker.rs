@@ -81,8 +81,8 @@ pub struct Worker<C> {
     pub framework_id: FrameworkId,
     /// Whether the framework wants TASK_KILLING.
     pub killing_capable: bool,
-    /// The task.
-    pub task: TaskInfo,
+    /// The task (shared with the agent's entry).
+    pub task: Arc<TaskInfo>,
     /// Its container.
     pub container: ContainerRef,
     /// The agent's work dir.
@@ -243,7 +243,7 @@ impl<C: Containerizer> Worker<C> {
         let request = LaunchRequest {
             container: self.container.clone(),
             framework_id: self.framework_id.clone(),
-            task: self.task.clone(),
+            task: Arc::clone(&self.task),
             sandbox: self.sandbox.clone(),
             sandbox_mount: mount,
         };
