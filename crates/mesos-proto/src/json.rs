@@ -386,6 +386,16 @@ impl ReadCx {
 /// stout's base64 decoding: stops at the first `=`, skips whitespace, needs no padding.
 /// Returns the first invalid character on failure.
 pub fn decode_base64_lenient(s: &str) -> Result<Vec<u8>, char> {
+    // Canonical padded base64 (what every encoder writes, e.g. each ACKNOWLEDGE's `uuid`)
+    // means the same to stout: decoded as it is, without the cleaned copy.
+    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s) {
+        return Ok(bytes);
+    }
+    decode_base64_stout(s)
+}
+
+/// [`decode_base64_lenient`] for any input: stout's rules applied to a cleaned copy.
+fn decode_base64_stout(s: &str) -> Result<Vec<u8>, char> {
     let mut clean = String::with_capacity(s.len());
     for c in s.chars() {
         if c == '=' {
@@ -665,6 +675,15 @@ mod tests {
         assert_eq!(decode_base64_lenient("aGk").unwrap(), b"hi");
         assert_eq!(decode_base64_lenient("aG\nk=garbage").unwrap(), b"hi");
         assert_eq!(decode_base64_lenient("a*b"), Err('*'));
+        // The canonical fast path reads what stout's rules read.
+        for len in 0..40u8 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| i.wrapping_mul(37).wrapping_add(len))
+                .collect();
+            let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            assert_eq!(decode_base64_lenient(&text).unwrap(), bytes);
+            assert_eq!(decode_base64_stout(&text).unwrap(), bytes);
+        }
     }
 
     #[test]

@@ -137,6 +137,22 @@ fn streaming_json_agrees_on_valid_documents() {
 }
 
 #[test]
+fn streaming_json_agrees_on_text_that_is_not_utf8() {
+    // Inside a string, in a key, and outside any string: the streaming reader checks UTF-8 once
+    // up front and leaves such text to the reference.
+    for bytes in [
+        &b"{\"type\":\"ACKNOWLEDGE\",\"framework_id\":{\"value\":\"f\xff\"}}"[..],
+        &b"{\"ty\xc3pe\":\"KILL\"}"[..],
+        &b"{\"type\":\"KILL\"}\xe2\x82"[..],
+        "{\"type\":\"KILL\",\"kill\":{\"task_id\":{\"value\":\"caf\u{e9} \u{1F680}\"}}}".as_bytes(),
+    ] {
+        if let Err(e) = json_same(bytes) {
+            panic!("{e}");
+        }
+    }
+}
+
+#[test]
 fn streaming_json_agrees_on_duplicate_keys() {
     for text in [
         // Singular, message, repeated, enum: the reference keeps the last.

@@ -43,7 +43,10 @@ pub(super) fn from_slice<T: StreamJson + MesosJson>(bytes: &[u8]) -> Result<T, J
 
 /// The streaming reading alone; `None` when it declines.
 fn read<T: StreamJson>(bytes: &[u8]) -> Option<T> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // Checked as UTF-8 once, whole: reading from a `str`, serde_json does not check every
+    // string again. Text that is not UTF-8 is the reference's to report.
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let mut m = T::default();
     // `false`: the top level is `null`, which the reference refuses (not an object).
     let set = (&mut de).deserialize_any(Object(&mut m)).ok()?;
