@@ -376,11 +376,11 @@ impl<'a> Model<'a> {
             );
             if f.r#type() == Type::Enum {
                 let ep = self.enum_path(f.type_name());
-                let _ = writeln!(s, "            if let Some(n) = enum_name::<{ep}>(*v) {{ w.key({name:?}); w.string(n); }}");
+                let _ = writeln!(s, "            if let Some(n) = enum_name::<{ep}>(*v) {{ w.field({name:?}); w.string(n); }}");
             } else {
                 let _ = writeln!(
                     s,
-                    "            w.key({name:?}); {};",
+                    "            w.field({name:?}); {};",
                     self.write_value(f, "v")
                 );
             }
@@ -391,7 +391,7 @@ impl<'a> Model<'a> {
             let key_f = &entry.desc.field[0];
             let val_f = &entry.desc.field[1];
             let _ = writeln!(s, "        if !self.{field}.is_empty() {{");
-            let _ = writeln!(s, "            w.key({name:?}); w.begin_object();");
+            let _ = writeln!(s, "            w.field({name:?}); w.begin_object();");
             s.push_str("            for (k, v) in &self.");
             s.push_str(&field);
             s.push_str(" {\n");
@@ -412,7 +412,7 @@ impl<'a> Model<'a> {
         match f.label() {
             Label::Repeated => {
                 let _ = writeln!(s, "        if !self.{field}.is_empty() {{");
-                let _ = writeln!(s, "            w.key({name:?}); w.begin_array();");
+                let _ = writeln!(s, "            w.field({name:?}); w.begin_array();");
                 let _ = writeln!(s, "            for v in &self.{field} {{");
                 if f.r#type() == Type::Enum {
                     let ep = self.enum_path(f.type_name());
@@ -429,11 +429,11 @@ impl<'a> Model<'a> {
             Label::Required => {
                 if f.r#type() == Type::Enum {
                     let ep = self.enum_path(f.type_name());
-                    let _ = writeln!(s, "        if let Some(n) = enum_name::<{ep}>(self.{field}) {{ w.key({name:?}); w.string(n); }}");
+                    let _ = writeln!(s, "        if let Some(n) = enum_name::<{ep}>(self.{field}) {{ w.field({name:?}); w.string(n); }}");
                 } else {
                     let _ = writeln!(
                         s,
-                        "        w.key({name:?}); {};",
+                        "        w.field({name:?}); {};",
                         self.write_value(f, &format!("&self.{field}"))
                     );
                 }
@@ -447,11 +447,11 @@ impl<'a> Model<'a> {
                 }
                 if f.r#type() == Type::Enum {
                     let ep = self.enum_path(f.type_name());
-                    let _ = writeln!(s, "            if let Some(n) = enum_name::<{ep}>(*v) {{ w.key({name:?}); w.string(n); }}");
+                    let _ = writeln!(s, "            if let Some(n) = enum_name::<{ep}>(*v) {{ w.field({name:?}); w.string(n); }}");
                 } else {
                     let _ = writeln!(
                         s,
-                        "            w.key({name:?}); {};",
+                        "            w.field({name:?}); {};",
                         self.write_value(f, "v")
                     );
                 }
@@ -474,7 +474,7 @@ impl<'a> Model<'a> {
                         }
                         _ => format!("w.uint({d}u64)"),
                     };
-                    let _ = write!(s, " else {{ w.key({name:?}); {lit}; }}");
+                    let _ = write!(s, " else {{ w.field({name:?}); {lit}; }}");
                 }
                 s.push('\n');
             }

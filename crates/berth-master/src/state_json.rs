@@ -32,13 +32,13 @@ pub const BUILD_TIME: f64 = 1_795_651_200.0;
 pub fn version_json() -> String {
     let mut w = Writer::default();
     w.begin_object();
-    w.key("build_date");
+    w.field("build_date");
     w.string(BUILD_DATE);
-    w.key("build_time");
+    w.field("build_time");
     w.double(BUILD_TIME);
-    w.key("build_user");
+    w.field("build_user");
     w.string("");
-    w.key("version");
+    w.field("version");
     w.string(MESOS_VERSION);
     w.end_object();
     w.finish()
@@ -187,25 +187,25 @@ pub(crate) fn snapshot(m: &MasterActor) -> StateDoc {
     let mut splices = Vec::new();
     let pid = m.master_info.pid.clone().unwrap_or_default();
     w.begin_object();
-    w.key("version");
+    w.field("version");
     w.string(MESOS_VERSION);
-    w.key("build_date");
+    w.field("build_date");
     w.string(BUILD_DATE);
-    w.key("build_time");
+    w.field("build_time");
     w.double(BUILD_TIME);
-    w.key("build_user");
+    w.field("build_user");
     w.string("");
-    w.key("start_time");
+    w.field("start_time");
     w.double(m.start_time);
-    w.key("elected_time");
+    w.field("elected_time");
     w.double(m.elected_time);
-    w.key("id");
+    w.field("id");
     w.string(m.ids.master_id());
-    w.key("pid");
+    w.field("pid");
     w.string(&pid);
-    w.key("hostname");
+    w.field("hostname");
     w.string(&m.hostname);
-    w.key("capabilities");
+    w.field("capabilities");
     w.begin_array();
     for c in ["AGENT_UPDATE", "AGENT_DRAINING", "QUOTA_V2"] {
         w.element();
@@ -213,28 +213,28 @@ pub(crate) fn snapshot(m: &MasterActor) -> StateDoc {
     }
     w.end_array();
     let active = m.agents.values().filter(|a| a.active()).count();
-    w.key("activated_slaves");
+    w.field("activated_slaves");
     w.double(active as f64);
-    w.key("deactivated_slaves");
+    w.field("deactivated_slaves");
     w.double((m.agents.len() - active) as f64);
-    w.key("unreachable_slaves");
+    w.field("unreachable_slaves");
     w.double(0.0);
-    w.key("leader");
+    w.field("leader");
     w.string(&pid);
-    w.key("leader_info");
+    w.field("leader_info");
     w.begin_object();
-    w.key("id");
+    w.field("id");
     w.string(m.ids.master_id());
-    w.key("pid");
+    w.field("pid");
     w.string(&pid);
-    w.key("port");
+    w.field("port");
     w.uint(u64::from(m.port));
-    w.key("hostname");
+    w.field("hostname");
     w.string(&m.hostname);
     w.end_object();
-    w.key("flags");
+    w.field("flags");
     write_flags(m, &mut w);
-    w.key("slaves");
+    w.field("slaves");
     w.begin_array();
     // In ID order, as before the map became a hash map (looked up on every update).
     let mut agents: Vec<&Agent> = m.agents.values().collect();
@@ -244,41 +244,41 @@ pub(crate) fn snapshot(m: &MasterActor) -> StateDoc {
         write_agent(m, a, &mut w);
     }
     w.end_array();
-    w.key("recovered_slaves");
+    w.field("recovered_slaves");
     w.begin_array();
     for (id, (rec, _)) in &m.recovering {
         w.element();
         w.begin_object();
-        w.key("id");
+        w.field("id");
         w.string(id.as_str());
-        w.key("hostname");
+        w.field("hostname");
         w.string(&rec.hostname);
-        w.key("port");
+        w.field("port");
         w.uint(u64::from(rec.port));
-        w.key("attributes");
+        w.field("attributes");
         w.begin_object();
         w.end_object();
         w.end_object();
     }
     w.end_array();
-    w.key("frameworks");
+    w.field("frameworks");
     w.begin_array();
     for f in m.frameworks.values() {
         w.element();
         write_framework(m, f, &mut w, &mut splices);
     }
     w.end_array();
-    w.key("completed_frameworks");
+    w.field("completed_frameworks");
     w.begin_array();
     for f in &m.completed_frameworks {
         w.element();
         write_framework(m, f, &mut w, &mut splices);
     }
     w.end_array();
-    w.key("orphan_tasks");
+    w.field("orphan_tasks");
     w.begin_array();
     w.end_array();
-    w.key("unregistered_frameworks");
+    w.field("unregistered_frameworks");
     w.begin_array();
     w.end_array();
     w.end_object();
@@ -403,36 +403,36 @@ fn agent_parts(m: &MasterActor, a: &Agent) -> AgentParts {
         .unwrap_or_default();
     let mut w = Writer::default();
     w.begin_object();
-    w.key("id");
+    w.field("id");
     w.string(a.id.as_str());
-    w.key("hostname");
+    w.field("hostname");
     w.string(&reg.hostname);
-    w.key("port");
+    w.field("port");
     w.uint(u64::from(reg.port));
-    w.key("attributes");
+    w.field("attributes");
     write_attributes(&reg.attributes, &mut w);
-    w.key("pid");
+    w.field("pid");
     w.string(&format!("slave(1)@{ip}:{}", reg.port));
-    w.key("registered_time");
+    w.field("registered_time");
     w.double(a.registered_time);
     if let Some(t) = a.reregistered_time {
-        w.key("reregistered_time");
+        w.field("reregistered_time");
         w.double(t);
     }
-    w.key("resources");
+    w.field("resources");
     write_summary(&a.total, &mut w);
     let head = w.finish().into_boxed_str();
     let middle = continuation(|w| {
-        w.key("reserved_resources");
+        w.field("reserved_resources");
         w.begin_object();
         w.end_object();
-        w.key("unreserved_resources");
+        w.field("unreserved_resources");
         write_summary(&a.total, w);
     });
     let tail = continuation(|w| {
-        w.key("version");
+        w.field("version");
         w.string(MESOS_VERSION);
-        w.key("capabilities");
+        w.field("capabilities");
         w.begin_array();
         // What a Mesos 1.12 agent declares (as recorded from a real one).
         for c in [
@@ -450,7 +450,7 @@ fn agent_parts(m: &MasterActor, a: &Agent) -> AgentParts {
         }
         w.end_array();
         if reg.simulated {
-            w.key("simulated");
+            w.field("simulated");
             w.bool(true);
         }
         w.end_object();
@@ -463,9 +463,9 @@ fn write_agent(m: &MasterActor, a: &Agent, w: &mut Writer) {
     w.raw(&parts.head);
     match m.allocator.agent(&a.id) {
         Some(v) => {
-            w.key("used_resources");
+            w.field("used_resources");
             write_summary(&v.used, w);
-            w.key("offered_resources");
+            w.field("offered_resources");
             write_summary(&v.offered, w);
         }
         None => {
@@ -477,16 +477,16 @@ fn write_agent(m: &MasterActor, a: &Agent, w: &mut Writer) {
                     }
                 }
             }
-            w.key("used_resources");
+            w.field("used_resources");
             write_summary(&used, w);
-            w.key("offered_resources");
+            w.field("offered_resources");
             w.raw(NO_RESOURCES);
         }
     }
     w.raw(&parts.middle);
-    w.key("active");
+    w.field("active");
     w.bool(a.active());
-    w.key("deactivated");
+    w.field("deactivated");
     w.bool(!a.active());
     w.raw(&parts.tail);
 }
@@ -511,15 +511,15 @@ fn write_framework(
     }
     let info = &f.info;
     w.begin_object();
-    w.key("id");
+    w.field("id");
     w.string(f.id.as_str());
-    w.key("name");
+    w.field("name");
     w.string(&info.name);
-    w.key("used_resources");
+    w.field("used_resources");
     write_summary(&used, w);
-    w.key("offered_resources");
+    w.field("offered_resources");
     write_summary(&offered, w);
-    w.key("capabilities");
+    w.field("capabilities");
     w.begin_array();
     for c in &info.capabilities {
         if let Some(name) = c.r#type.and_then(|t| {
@@ -532,35 +532,35 @@ fn write_framework(
         }
     }
     w.end_array();
-    w.key("hostname");
+    w.field("hostname");
     w.string(info.hostname.as_deref().unwrap_or(""));
-    w.key("webui_url");
+    w.field("webui_url");
     w.string(info.webui_url.as_deref().unwrap_or(""));
-    w.key("active");
+    w.field("active");
     w.bool(f.active);
-    w.key("connected");
+    w.field("connected");
     w.bool(f.conn.is_some());
-    w.key("recovered");
+    w.field("recovered");
     w.bool(f.recovered);
-    w.key("user");
+    w.field("user");
     w.string(&info.user);
-    w.key("failover_timeout");
+    w.field("failover_timeout");
     w.double(info.failover_timeout.unwrap_or(0.0));
-    w.key("checkpoint");
+    w.field("checkpoint");
     w.bool(info.checkpoint.unwrap_or(false));
-    w.key("registered_time");
+    w.field("registered_time");
     w.double(f.registered_time);
-    w.key("unregistered_time");
+    w.field("unregistered_time");
     w.double(f.unregistered_time);
     if let Some(p) = &info.principal {
-        w.key("principal");
+        w.field("principal");
         w.string(p);
     }
-    w.key("resources");
+    w.field("resources");
     write_summary(&used.plus(&offered), w);
     if let Some(t) = f.reregistered_time {
         if t != f.registered_time {
-            w.key("reregistered_time");
+            w.field("reregistered_time");
             w.double(t);
         }
     }
@@ -569,7 +569,7 @@ fn write_framework(
         mesos_proto::v1::framework_info::capability::Type::MultiRole,
     );
     if multi {
-        w.key("roles");
+        w.field("roles");
         w.begin_array();
         for r in &info.roles {
             w.element();
@@ -577,20 +577,20 @@ fn write_framework(
         }
         w.end_array();
     } else {
-        w.key("role");
+        w.field("role");
         w.string(info.role.as_deref().unwrap_or("*"));
     }
-    w.key("tasks");
+    w.field("tasks");
     w.begin_array();
     for t in f.tasks.values() {
         w.element();
         write_task(t, w);
     }
     w.end_array();
-    w.key("unreachable_tasks");
+    w.field("unreachable_tasks");
     w.begin_array();
     w.end_array();
-    w.key("completed_tasks");
+    w.field("completed_tasks");
     w.begin_array();
     if !f.completed_tasks.is_empty() {
         let text = std::mem::take(w).finish();
@@ -598,37 +598,37 @@ fn write_framework(
         *w = Writer::with_buffer(text);
     }
     w.end_array();
-    w.key("offers");
+    w.field("offers");
     w.begin_array();
     for o in offers {
         w.element();
         w.begin_object();
-        w.key("id");
+        w.field("id");
         w.string(o.id.as_str());
-        w.key("framework_id");
+        w.field("framework_id");
         w.string(o.framework_id.as_str());
-        w.key("allocation_info");
+        w.field("allocation_info");
         w.begin_object();
-        w.key("role");
+        w.field("role");
         w.string(&o.role);
         w.end_object();
-        w.key("slave_id");
+        w.field("slave_id");
         w.string(o.agent_id.as_str());
-        w.key("resources");
+        w.field("resources");
         write_summary(&o.resources, w);
         w.end_object();
     }
     w.end_array();
-    w.key("executors");
+    w.field("executors");
     w.begin_array();
     w.end_array();
     if let Some(labels) = &info.labels {
         if !labels.labels.is_empty() {
-            w.key("labels");
+            w.field("labels");
             write_labels(labels, w);
         }
     }
-    w.key("offer_constraints");
+    w.field("offer_constraints");
     w.begin_object();
     w.end_object();
     w.end_object();
@@ -652,13 +652,13 @@ pub(crate) fn task_entry(t: &Task) -> String {
 
 fn write_task(t: &Task, w: &mut Writer) {
     w.begin_object();
-    w.key("id");
+    w.field("id");
     w.string(&t.info.task_id.value);
-    w.key("name");
+    w.field("name");
     w.string(&t.info.name);
-    w.key("framework_id");
+    w.field("framework_id");
     w.string(t.framework_id.as_str());
-    w.key("executor_id");
+    w.field("executor_id");
     w.string(
         t.info
             .executor
@@ -666,14 +666,14 @@ fn write_task(t: &Task, w: &mut Writer) {
             .map(|e| e.executor_id.value.as_str())
             .unwrap_or(""),
     );
-    w.key("slave_id");
+    w.field("slave_id");
     w.string(t.agent_id.as_str());
-    w.key("state");
+    w.field("state");
     w.string(t.state.as_str_name());
-    w.key("resources");
+    w.field("resources");
     write_summary(&Resources::from_proto_lossy(&t.info.resources), w);
     if !t.info.limits.is_empty() {
-        w.key("limits");
+        w.field("limits");
         w.begin_object();
         for (k, v) in &t.info.limits {
             w.key(k);
@@ -681,9 +681,9 @@ fn write_task(t: &Task, w: &mut Writer) {
         }
         w.end_object();
     }
-    w.key("role");
+    w.field("role");
     w.string(&t.role);
-    w.key("statuses");
+    w.field("statuses");
     w.begin_array();
     for s in &t.statuses {
         w.element();
@@ -692,20 +692,20 @@ fn write_task(t: &Task, w: &mut Writer) {
     w.end_array();
     if let Some(labels) = &t.info.labels {
         if !labels.labels.is_empty() {
-            w.key("labels");
+            w.field("labels");
             write_labels(labels, w);
         }
     }
     if let Some(d) = &t.info.discovery {
-        w.key("discovery");
+        w.field("discovery");
         d.write_json(w);
     }
     if let Some(c) = &t.info.container {
-        w.key("container");
+        w.field("container");
         c.write_json(w);
     }
     if let Some(h) = &t.info.health_check {
-        w.key("health_check");
+        w.field("health_check");
         h.write_json(w);
     }
     w.end_object();
@@ -713,26 +713,26 @@ fn write_task(t: &Task, w: &mut Writer) {
 
 fn write_status(s: &TaskStatus, w: &mut Writer) {
     w.begin_object();
-    w.key("state");
+    w.field("state");
     w.string(
         mesos_proto::v1::TaskState::try_from(s.state)
             .map(|st| st.as_str_name())
             .unwrap_or("TASK_UNKNOWN"),
     );
-    w.key("timestamp");
+    w.field("timestamp");
     w.double(s.timestamp.unwrap_or(0.0));
     if let Some(labels) = &s.labels {
         if !labels.labels.is_empty() {
-            w.key("labels");
+            w.field("labels");
             write_labels(labels, w);
         }
     }
     if let Some(cs) = &s.container_status {
-        w.key("container_status");
+        w.field("container_status");
         cs.write_json(w);
     }
     if let Some(h) = s.healthy {
-        w.key("healthy");
+        w.field("healthy");
         w.bool(h);
     }
     w.end_object();

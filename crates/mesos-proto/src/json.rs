@@ -429,6 +429,43 @@ fn decode_base64_stout(s: &str) -> Result<Vec<u8>, char> {
         .map_err(|_| '=')
 }
 
+/// Whether a byte must be escaped in a JSON string.
+fn must_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// The position of the first byte [`must_escape`], looking at eight bytes at a time (IDs and
+/// values are tens of bytes, and nearly never hold one).
+fn first_to_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // Some byte of `v` is zero / below `n` (n <= 0x80): the classic bit tricks, exact as to
+    // whether there is one at all.
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let has_below = |v: u64, n: u8| v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(word);
+        if has_below(v, 0x20)
+            || has_zero(v ^ (ONES * u64::from(b'"')))
+            || has_zero(v ^ (ONES * u64::from(b'\\')))
+        {
+            if let Some(i) = chunk.iter().position(|&b| must_escape(b)) {
+                return Some(at + i);
+            }
+        }
+        at += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| must_escape(b))
+        .map(|i| at + i)
+}
+
 /// A compact JSON writer that places commas itself.
 #[derive(Debug, Default)]
 pub struct Writer {
@@ -473,6 +510,19 @@ impl Writer {
         self.out.push(']');
     }
 
+    /// A message field's key: a proto field name, which never needs escaping, so it is not
+    /// scanned for characters to escape (as [`Writer::key`] does with any key).
+    pub fn field(&mut self, name: &'static str) {
+        debug_assert!(
+            !name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'),
+            "{name}"
+        );
+        self.comma();
+        self.out.push('"');
+        self.out.push_str(name);
+        self.out.push_str("\":");
+    }
+
     /// An object key (with the comma before it when needed).
     pub fn key(&mut self, k: &str) {
         self.comma();
@@ -490,10 +540,7 @@ impl Writer {
         let bytes = s.as_bytes();
         let mut start = 0;
         // Runs without anything to escape (nearly every string) are copied whole.
-        while let Some(off) = bytes[start..]
-            .iter()
-            .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        {
+        while let Some(off) = first_to_escape(&bytes[start..]) {
             let i = start + off;
             self.out.push_str(&s[start..i]);
             match bytes[i] {
@@ -641,6 +688,26 @@ mod generated {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_word_scan_finds_what_the_byte_scan_finds(
+            s in proptest::collection::vec(
+                prop_oneof![
+                    Just(b'"'), Just(b'\\'), Just(0x1f_u8), Just(0x20_u8), Just(0x7f_u8),
+                    Just(0x80_u8), Just(0xff_u8), any::<u8>(), b'a'..=b'z'
+                ],
+                0..40,
+            )
+        ) {
+            prop_assert_eq!(
+                super::first_to_escape(&s),
+                s.iter().position(|&b| super::must_escape(b))
+            );
+        }
+    }
+
     use super::*;
 
     fn fmt(d: f64) -> String {
