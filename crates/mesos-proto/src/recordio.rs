@@ -54,7 +54,13 @@ pub fn encode_json<M: crate::json::MesosJson>(message: &M) -> Bytes {
     text.extend(std::iter::repeat_n(' ', HEADER_ROOM));
     let mut w = crate::json::Writer::with_buffer(text);
     message.write_json(&mut w);
-    finish_in_place(w.finish().into_bytes())
+    let text = w.finish().into_bytes();
+    debug_assert_eq!(
+        text.get(HEADER_ROOM),
+        Some(&b'{'),
+        "a message is a JSON object"
+    );
+    finish_in_place(text)
 }
 
 /// `message` as one record of protobuf, written once (the same bytes as
