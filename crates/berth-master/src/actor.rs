@@ -1904,12 +1904,12 @@ impl MasterActor {
     }
 
     fn acknowledge(&mut self, fid: &FrameworkId, a: call::Acknowledge) {
-        let agent_id = AgentId::generated(a.agent_id.value.clone());
+        let agent_id = AgentId::generated(a.agent_id.value);
         if !self.agents.contains_key(&agent_id) {
             debug!(framework_id = %fid, agent_id = %agent_id, "ACKNOWLEDGE for an unknown agent ignored");
             return;
         }
-        let tid = TaskId::generated(a.task_id.value.clone());
+        let tid = TaskId::generated(a.task_id.value);
         let done = self
             .frameworks
             .get(fid)
