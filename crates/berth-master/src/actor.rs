@@ -152,7 +152,11 @@ impl Subscriber {
         if n == 0 {
             return Ok(());
         }
-        if self.in_stream.load(AtomicOrdering::Acquire) + n > self.limit {
+        // Too slow is a stream still holding more than `limit` events of earlier turns. One
+        // turn's batch alone never counts: a reconciliation of more tasks than `limit` is
+        // answered whole, as Mesos answers it, and it is the next turn that finds whether the
+        // subscriber took it.
+        if self.in_stream.load(AtomicOrdering::Acquire) > self.limit {
             self.pending.clear();
             return Err(SendFailure::Disconnect);
         }
@@ -876,7 +880,7 @@ impl MasterActor {
     fn subscribe(&mut self, call: Call, encoding: Encoding) -> SubscribeReply {
         let stream_id = uuid::Uuid::new_v4().to_string();
         let limit = self.config.subscriber_buffer.max(2);
-        let (tx, rx) = mpsc::channel(limit);
+        let (tx, rx) = mpsc::channel(limit + 1);
         let in_stream = Arc::new(AtomicUsize::new(0));
         let mut conn = Subscriber {
             stream_id: stream_id.clone(),

@@ -26,8 +26,9 @@ pub struct MasterConfig {
     /// a restart may take to re-register; meanwhile reconciliation of unknown tasks is not
     /// answered (their tasks may still be running).
     pub agent_reregister_timeout: Duration,
-    /// Events buffered per subscriber before it counts as too slow and is disconnected (large:
-    /// one implicit reconciliation sends an event per task at once).
+    /// Events of earlier turns a subscriber may leave untaken before it counts as too slow and
+    /// is disconnected. What one turn of the master produces is always handed over whole (an
+    /// implicit reconciliation sends an event per task at once, however many there are).
     pub subscriber_buffer: usize,
     /// Messages buffered per agent link before the master drops (and logs) one.
     pub agent_buffer: usize,

@@ -190,6 +190,33 @@ async fn launch_group_tasks_run_with_the_group_executor() {
     m.stop().await;
 }
 
+#[tokio::test]
+async fn a_reconciliation_larger_than_the_buffer_is_answered_whole() {
+    // Mesos answers a RECONCILE of any size; the buffer only catches subscribers that leave
+    // earlier events untaken.
+    let m = TestMaster::start_with(|c| c.subscriber_buffer = 4).await;
+    let mut s = subscribe(m.addr, &subscribe_body("big", ""), None).await;
+    let fid = framework_id_of(&s.next_of(event::Type::Subscribed).await);
+    let tasks: Vec<String> = (0..50)
+        .map(|i| format!(r#"{{"task_id":{{"value":"unknown-{i}"}}}}"#))
+        .collect();
+    let reconcile = format!(
+        r#"{{"type":"RECONCILE","framework_id":{{"value":"{fid}"}},"reconcile":{{"tasks":[{}]}}}}"#,
+        tasks.join(",")
+    );
+    for round in 0..2 {
+        call_ok(m.addr, &s.stream_id, &reconcile).await;
+        for i in 0..50 {
+            let u = s.next_update().await;
+            assert_eq!(u.task_id.value, format!("unknown-{i}"), "round {round}");
+            assert_eq!(u.reason(), task_status::Reason::Reconciliation);
+        }
+    }
+    let st = m.state().await;
+    assert_eq!(st["frameworks"][0]["connected"], true);
+    m.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_that_cannot_keep_up_is_disconnected() {
     let m = TestMaster::start_with(|c| c.subscriber_buffer = 4).await;
