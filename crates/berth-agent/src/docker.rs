@@ -508,8 +508,10 @@ impl DockerContainerizer {
         .map(|_| ())
     }
 
-    /// Attaches to the container's output (`docker run` attaches before it starts the
-    /// container, so no early output is lost; `logs` also replays whatever was written).
+    /// Attaches to the container's output. Always before the start, as `docker run` does, so
+    /// nothing is written before the attach and nothing is lost; and like `docker run`, without
+    /// asking for the log history (`logs`): the engine may read that history after the start
+    /// (it did, 1 run in 4 of a CI), and then the first lines reached the sandbox twice.
     async fn attach(&self, name: &str) -> Result<Attached, ContainerizerError> {
         let attached = timed(
             "attach container",
@@ -518,7 +520,7 @@ impl DockerContainerizer {
                 name,
                 Some(AttachContainerOptions {
                     stream: true,
-                    logs: true,
+                    logs: false,
                     stdout: true,
                     stderr: true,
                     ..Default::default()
