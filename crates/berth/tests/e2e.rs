@@ -21,6 +21,16 @@ fn label() -> (String, String) {
     ("berth.e2e".to_string(), unique_name("e2e"))
 }
 
+/// The test image, a fresh label for the test's containers, and the guard that removes every
+/// container carrying it when the test ends (keep it alive).
+async fn labelled_containers() -> ((String, String), ContainerGuard) {
+    ensure_test_image().await;
+    let label = label();
+    let guard = ContainerGuard::new();
+    guard.track_label(&label.0, &label.1);
+    (label, guard)
+}
+
 fn berth() -> Command {
     Command::new(env!("CARGO_BIN_EXE_berth"))
 }
@@ -138,10 +148,7 @@ async fn containers_labelled((k, v): &(String, String)) -> Vec<String> {
 
 #[tokio::test]
 async fn seed_task_runs_as_the_seed_shows_and_ctrl_c_kills_it() {
-    ensure_test_image().await;
-    let label = label();
-    let guard = ContainerGuard::new();
-    guard.track_label(&label.0, &label.1);
+    let (label, _guard) = labelled_containers().await;
     let mut args = run_args("DockerContainerTask-1", &label);
     args.extend(
         [
@@ -243,10 +250,7 @@ fn uuid_like(s: &str) -> bool {
 
 #[tokio::test]
 async fn exit_codes_are_passed_through() {
-    ensure_test_image().await;
-    let label = label();
-    let guard = ContainerGuard::new();
-    guard.track_label(&label.0, &label.1);
+    let (label, _guard) = labelled_containers().await;
     for (command, expected) in [("echo fine", 0), ("echo failing >&2; exit 7", 7)] {
         let mut args = run_args(&unique_name("exit"), &label);
         args.extend(["--", command].map(String::from));
@@ -267,10 +271,7 @@ async fn exit_codes_are_passed_through() {
 /// kills the task (its container does not outlive berth), then berth exits 143 (128 + 15).
 #[tokio::test]
 async fn sigterm_kills_the_task_before_berth_exits() {
-    ensure_test_image().await;
-    let label = label();
-    let guard = ContainerGuard::new();
-    guard.track_label(&label.0, &label.1);
+    let (label, _guard) = labelled_containers().await;
     let mut args = run_args(&unique_name("term"), &label);
     args.extend(["--grace-period", "1s", "--", "sleep 300"].map(String::from));
     let mut p = Proc::spawn(berth().args(&args));
@@ -309,10 +310,7 @@ async fn sigterm_kills_the_task_before_berth_exits() {
 
 #[tokio::test]
 async fn kill_after_kills_the_task() {
-    ensure_test_image().await;
-    let label = label();
-    let guard = ContainerGuard::new();
-    guard.track_label(&label.0, &label.1);
+    let (label, _guard) = labelled_containers().await;
     let mut args = run_args(&unique_name("killafter"), &label);
     args.extend(
         [
@@ -335,10 +333,7 @@ async fn kill_after_kills_the_task() {
 
 #[tokio::test]
 async fn an_unknown_image_fails_with_a_clear_error() {
-    ensure_test_image().await;
-    let label = label();
-    let guard = ContainerGuard::new();
-    guard.track_label(&label.0, &label.1);
+    let (label, _guard) = labelled_containers().await;
     let mut args = run_args(&unique_name("noimage"), &label);
     let pos = args
         .iter()
@@ -399,10 +394,7 @@ async fn dry_run_prints_the_seed_task_info() {
 
 #[tokio::test]
 async fn task_file_with_the_seed_task_info_runs() {
-    ensure_test_image().await;
-    let label = label();
-    let guard = ContainerGuard::new();
-    guard.track_label(&label.0, &label.1);
+    let (label, _guard) = labelled_containers().await;
     let mut task = seed_task_info();
     task["container"]["docker"]["image"] = Value::String(berth_testkit::TEST_IMAGE.into());
     task["command"]["value"] = Value::String("env && echo command running".into());
@@ -472,10 +464,7 @@ fn free_port() -> u16 {
 
 #[tokio::test]
 async fn run_against_a_separate_berth_cluster() {
-    ensure_test_image().await;
-    let label = label();
-    let guard = ContainerGuard::new();
-    guard.track_label(&label.0, &label.1);
+    let (label, _guard) = labelled_containers().await;
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let mut cluster = Proc::spawn(berth().args([

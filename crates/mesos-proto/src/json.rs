@@ -513,10 +513,7 @@ impl Writer {
     /// A message field's key: a proto field name, which never needs escaping, so it is not
     /// scanned for characters to escape (as [`Writer::key`] does with any key).
     pub fn field(&mut self, name: &'static str) {
-        debug_assert!(
-            !name.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\'),
-            "{name}"
-        );
+        debug_assert!(!name.bytes().any(must_escape), "{name}");
         self.comma();
         self.out.push('"');
         self.out.push_str(name);
