@@ -5,9 +5,10 @@
 //! Loop: a `select!` over shutdown, master messages, worker events, the ledger's next retry
 //! and room in the channel to the master. Workers never touch agent state: they send events;
 //! the agent sends them kills over per-task channels with `try_send`, so it never blocks on a
-//! worker. Messages for the master wait in an outbox drained by the loop, so the agent keeps
-//! reading the master's messages while the master is slow to read its own: two actors
-//! blocked on each other's full channels cannot deadlock.
+//! worker. Messages for the master go out at once while its channel has room; the rest wait in
+//! an outbox drained by the loop, so the agent keeps reading the master's messages while the
+//! master is slow to read its own: two actors blocked on each other's full channels cannot
+//! deadlock.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -160,6 +161,12 @@ impl<C: Containerizer> Agent<C> {
             let registration = Box::pin(state.recover()).await?;
             state.send(AgentToMaster::Register(registration));
             while !state.master_gone {
+                // What fits in the master's channel goes now, without a turn of the loop per
+                // message; only the rest waits for room below.
+                state.flush_outbox(&to_master);
+                if state.master_gone {
+                    break;
+                }
                 let retry_at = state.ledger.next_deadline().map(Instant::from_std);
                 tokio::select! {
                     biased;
@@ -351,6 +358,25 @@ impl<C: Containerizer> State<C> {
             }
         }
         self.outbox.push_back(message);
+    }
+
+    /// Sends queued messages while the master's channel has room.
+    fn flush_outbox(&mut self, to_master: &mpsc::Sender<AgentToMaster>) {
+        while !self.outbox.is_empty() {
+            match to_master.try_reserve() {
+                Ok(permit) => {
+                    if let Some(message) = self.outbox.pop_front() {
+                        permit.send(message);
+                    }
+                }
+                Err(mpsc::error::TrySendError::Full(())) => return,
+                Err(mpsc::error::TrySendError::Closed(())) => {
+                    tracing::info!("the master's channel is closed; agent stopping");
+                    self.master_gone = true;
+                    return;
+                }
+            }
+        }
     }
 
     fn forward(&mut self, outgoing: Vec<Outgoing>) {
