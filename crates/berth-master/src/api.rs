@@ -3,13 +3,14 @@
 //! steps 4-9), then hand the call to the master actor and wait for its answer.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequest, Query, Request, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -27,11 +28,62 @@ use crate::MasterHandle;
 /// The `Mesos-Stream-Id` header.
 pub const STREAM_ID_HEADER: &str = "mesos-stream-id";
 
-/// The router, with the master handle as state.
-pub(crate) fn router(handle: MasterHandle, max_body: usize) -> Router {
+/// What serves each connection's requests: scheduler calls go straight to their handler, the
+/// rest through the router.
+///
+/// A framework makes three calls per task (its ACKNOWLEDGEs), so the scheduler endpoint is by
+/// far the busiest; past the router it skips a routing step, the router's layers and their
+/// futures (together about 2.5% of the control-plane benchmark's CPU profile).
+#[derive(Clone)]
+pub(crate) struct ApiService {
+    handle: MasterHandle,
+    max_body: usize,
+    router: hyper_util::service::TowerToHyperService<Router>,
+}
+
+impl ApiService {
+    pub(crate) fn new(handle: MasterHandle, max_body: usize) -> Self {
+        let router = hyper_util::service::TowerToHyperService::new(router(handle.clone()));
+        ApiService {
+            handle,
+            max_body,
+            router,
+        }
+    }
+}
+
+/// The scheduler endpoint's paths.
+fn is_scheduler_path(path: &str) -> bool {
+    matches!(path, "/api/v1/scheduler" | "/master/api/v1/scheduler")
+}
+
+type ServiceFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl hyper::service::Service<Request<hyper::body::Incoming>> for ApiService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ServiceFuture;
+
+    fn call(&self, req: Request<hyper::body::Incoming>) -> ServiceFuture {
+        if is_scheduler_path(req.uri().path()) {
+            let h = self.handle.clone();
+            let max_body = self.max_body;
+            Box::pin(async move { Ok(scheduler(h, req, max_body).await) })
+        } else {
+            let fut = hyper::service::Service::call(&self.router, req);
+            Box::pin(async move {
+                match fut.await {
+                    Ok(r) => Ok(r),
+                    Err(never) => match never {},
+                }
+            })
+        }
+    }
+}
+
+/// The router for everything but the scheduler endpoint, with the master handle as state.
+fn router(handle: MasterHandle) -> Router {
     Router::new()
-        .route("/api/v1/scheduler", any(scheduler))
-        .route("/master/api/v1/scheduler", any(scheduler))
         .route("/state", any(state))
         .route("/master/state", any(state))
         .route("/health", any(health))
@@ -39,7 +91,6 @@ pub(crate) fn router(handle: MasterHandle, max_body: usize) -> Router {
         .route("/version", any(version))
         .route("/redirect", any(redirect))
         .route("/master/redirect", any(redirect))
-        .layer(DefaultBodyLimit::max(max_body))
         .with_state(handle)
 }
 
@@ -88,20 +139,43 @@ fn json_response(body: String) -> Response {
     r
 }
 
-/// Takes the request whole (the `HeaderMap` extractor would copy every header of every call)
-/// and reads the body under the router's size limit, as the `Bytes` extractor does.
-async fn scheduler(State(h): State<MasterHandle>, req: Request) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let mut body_req = Request::new(body);
-    *body_req.extensions_mut() = std::mem::take(&mut parts.extensions);
-    let body = match Bytes::from_request(body_req, &()).await {
-        Ok(b) => b,
-        Err(rejection) => return rejection.into_response(),
+/// A scheduler call: reads the body (at most `max_body` bytes: 413 beyond, as a declared
+/// length or as read) and answers it.
+async fn scheduler(
+    h: MasterHandle,
+    req: Request<hyper::body::Incoming>,
+    max_body: usize,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let declared = header_str(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max_body as u64) {
+        return too_large(max_body);
+    }
+    let body = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, max_body))
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(max_body),
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("Failed to read the request body: {e}"),
+            )
+                .into_response()
+        }
     };
     match scheduler_inner(h, parts.method, &parts.headers, body).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
+}
+
+fn too_large(max_body: usize) -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Request body is larger than the master's limit of {max_body} bytes"),
+    )
+        .into_response()
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -217,7 +217,7 @@ impl Master {
             .addr
             .set((actor.hostname.clone(), actor.port));
         let tracker = TaskTracker::new();
-        let app = api::router(self.handle.clone(), self.config.max_body_bytes);
+        let app = api::ApiService::new(self.handle.clone(), self.config.max_body_bytes);
         tracing::info!(%addr, "master listening");
         tracker.spawn(serve(listener, app, shutdown.clone(), tracker.clone()));
         actor.run(shutdown.clone(), tracker.clone()).await;
@@ -232,7 +232,7 @@ impl Master {
 /// open connections finish (the actor ends every subscription stream when it stops).
 async fn serve(
     listener: TcpListener,
-    app: axum::Router,
+    app: api::ApiService,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 ) {
@@ -250,7 +250,7 @@ async fn serve(
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!(%peer, error = %e, "TCP_NODELAY");
                 }
-                let svc = hyper_util::service::TowerToHyperService::new(app.clone());
+                let svc = app.clone();
                 let conn = hyper::server::conn::http1::Builder::new()
                     .title_case_headers(true)
                     // hyper's default lets each connection's buffers grow to ~400 KB and keeps
