@@ -110,7 +110,11 @@ pub fn init_with_default(format: LogFormat, default_filter: &str) {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // A log line that cannot be written (stderr closed, e.g. `berth run ... 2>&1 | head`)
+        // is dropped. By default the subscriber reports it with `eprintln!`, which panics on a
+        // closed stderr: in whichever task logged, so `berth run` died or waited forever.
+        .log_internal_errors(false);
     let result = match format {
         LogFormat::Text => {
             use std::io::IsTerminal as _;

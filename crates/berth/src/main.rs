@@ -16,6 +16,30 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// Exit code for flags that cannot be used (as clap uses for usage errors).
 const EXIT_USAGE: u8 = 2;
 
+/// Writes to stdout; a closed stdout (`berth bench | head -1`) is not an error worth a panic,
+/// which is what `println!` would make of it.
+fn say_raw(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// `println!` without the panic on a closed stdout.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        say_raw(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` without the panic on a closed stderr.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "berth",
@@ -57,7 +81,7 @@ fn main() -> ExitCode {
     let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("berth: cannot start the async runtime: {e}");
+            say_err!("berth: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -67,14 +91,14 @@ fn main() -> ExitCode {
             let template = match args.task_info() {
                 Ok(t) => t,
                 Err(e) => {
-                    eprintln!("berth run: {e}");
+                    say_err!("berth run: {e}");
                     return ExitCode::from(EXIT_USAGE);
                 }
             };
             if args.dry_run {
                 use mesos_proto::MesosJson as _;
                 let v = template.to_json_value();
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&v).unwrap_or_else(|_| template.to_json_string())
                 );
@@ -85,14 +109,14 @@ fn main() -> ExitCode {
                 Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
                 Err(e) => {
                     tracing::error!("{e:#}");
-                    eprintln!("berth run: {e:#}");
+                    say_err!("berth run: {e:#}");
                     ExitCode::FAILURE
                 }
             }
         }
         Command::Bench(args) => {
             if let Err(e) = args.validate() {
-                eprintln!("berth bench: {e}");
+                say_err!("berth bench: {e}");
                 return ExitCode::from(EXIT_USAGE);
             }
             // Per-task logs would swamp the figures: warnings only, unless RUST_LOG says more.
@@ -100,12 +124,12 @@ fn main() -> ExitCode {
             let outcomes = runtime.block_on(bench::run(&args));
             if args.json {
                 let doc = bench::to_json(&outcomes);
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&doc).unwrap_or_else(|_| doc.to_string())
                 );
             } else {
-                print!("{}", bench::table(&outcomes));
+                say_raw(&bench::table(&outcomes));
             }
             if outcomes.iter().any(|o| o.error.is_some()) {
                 ExitCode::FAILURE
@@ -115,14 +139,14 @@ fn main() -> ExitCode {
         }
         Command::Cluster(args) => {
             if let Err(e) = args.validate() {
-                eprintln!("berth cluster: {e}");
+                say_err!("berth cluster: {e}");
                 return ExitCode::from(EXIT_USAGE);
             }
             logging::init(args.log_format);
             match runtime.block_on(cluster(args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("berth cluster: {e:#}");
+                    say_err!("berth cluster: {e:#}");
                     ExitCode::FAILURE
                 }
             }

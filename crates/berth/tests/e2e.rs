@@ -267,6 +267,41 @@ async fn exit_codes_are_passed_through() {
     }
 }
 
+/// `berth run ... 2>&1 | head -1`: the reader goes away, so every later write to stdout and
+/// stderr fails. Before, the first log line that could not be written made the logger's own
+/// error report (an `eprintln!`) panic in whichever task logged: berth exited 101, or, when
+/// that task was the agent's, waited forever beside a created container.
+#[tokio::test]
+async fn closed_output_pipes_neither_panic_nor_hang_berth_run() {
+    let (label, _guard) = labelled_containers().await;
+    let mut args = run_args(&unique_name("pipe"), &label);
+    args.extend(["--", "echo out; echo err >&2"].map(String::from));
+    let mut child = berth()
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("berth starts");
+    // Closed before berth writes anything.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("berth run did not exit with its output pipes closed");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    // Its container was removed as usual, not left behind by a dead agent.
+    assert!(containers_labelled(&label).await.is_empty());
+}
+
 /// `kill`, `timeout` and service managers stop a process with SIGTERM: like a first Ctrl-C, it
 /// kills the task (its container does not outlive berth), then berth exits 143 (128 + 15).
 #[tokio::test]
