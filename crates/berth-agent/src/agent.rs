@@ -773,6 +773,29 @@ impl<C: Containerizer> State<C> {
                     }
                 }
             }
+            WorkerEvent::Crashed {
+                framework_id,
+                task_id,
+                message,
+            } => {
+                let key = (framework_id, task_id);
+                // Unless the task already ended: its terminal update stands.
+                if self.tasks.get(&key).is_none_or(|e| e.state.is_terminal()) {
+                    return;
+                }
+                let status = self.agent_status(
+                    &key,
+                    TaskState::TaskFailed,
+                    Reason::ExecutorTerminated,
+                    message,
+                );
+                Box::pin(self.handle_event(WorkerEvent::Update {
+                    framework_id: key.0,
+                    task_id: key.1,
+                    status: Box::new(status),
+                }))
+                .await;
+            }
             WorkerEvent::Done {
                 framework_id,
                 task_id,
@@ -829,6 +852,8 @@ mod tests {
         /// What a create ahead does: `None` leaves creating to the launch (the trait's
         /// default), `Some(true)` creates, `Some(false)` fails for want of the image.
         creates: Option<bool>,
+        /// Whether waiting for a container panics (a bug in the worker's path).
+        panics_in_wait: bool,
         calls: Arc<FakeCalls>,
     }
 
@@ -838,6 +863,8 @@ mod tests {
         prepares: std::sync::atomic::AtomicUsize,
         /// The `created` flag of each launch.
         launches: Mutex<Vec<bool>>,
+        /// Kills asked for.
+        kills: std::sync::atomic::AtomicUsize,
     }
 
     impl Fake {
@@ -880,6 +907,7 @@ mod tests {
             })
         }
         async fn wait(&self, container: &ContainerRef) -> Result<Termination, ContainerizerError> {
+            assert!(!self.panics_in_wait, "the fake's wait panics, as asked");
             let mut exit = self.exit(&container.container_id).subscribe();
             let code = exit
                 .wait_for(Option::is_some)
@@ -896,6 +924,9 @@ mod tests {
             container: &ContainerRef,
             _: Duration,
         ) -> Result<(), ContainerizerError> {
+            self.calls
+                .kills
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.exit(&container.container_id).send_replace(Some(137));
             Ok(())
         }
@@ -1044,6 +1075,44 @@ mod tests {
         assert_eq!(running.state, TaskState::TaskRunning as i32);
         let ip = &running.container_status.as_ref().unwrap().network_infos[0].ip_addresses[0];
         assert_eq!(ip.ip_address.as_deref(), Some("10.0.0.7"));
+        link.stop().await;
+    }
+
+    /// A bug that panics the task's worker fails the task (as a dead executor does in
+    /// Mesos), stops its container, and leaves the agent serving; the task is then forgotten
+    /// like any other once its update is acknowledged.
+    #[tokio::test]
+    async fn a_panicking_worker_fails_its_task_instead_of_hanging_it() {
+        let work = tempfile::tempdir().unwrap();
+        let fake = Fake {
+            panics_in_wait: true,
+            ..Fake::default()
+        };
+        let calls = Arc::clone(&fake.calls);
+        let mut link = Link::start_with(work.path(), fake).await;
+        link.run_task("t").await;
+        let starting = link.update().await;
+        assert_eq!(starting.state, TaskState::TaskStarting as i32);
+        link.ack(&starting).await;
+        let running = link.update().await;
+        assert_eq!(running.state, TaskState::TaskRunning as i32);
+        link.ack(&running).await;
+        let failed = link.update().await;
+        assert_eq!(failed.state, TaskState::TaskFailed as i32);
+        assert_eq!(failed.reason, Some(Reason::ExecutorTerminated as i32));
+        assert_eq!(failed.source, Some(Source::Agent as i32));
+        let message = failed.message.clone().unwrap_or_default();
+        assert!(
+            message.contains("the fake's wait panics, as asked"),
+            "{message}"
+        );
+        assert_eq!(calls.kills.load(std::sync::atomic::Ordering::Relaxed), 1);
+        link.ack(&failed).await;
+        // Still serving: the next task launches.
+        link.run_task("u").await;
+        let next = link.update().await;
+        assert_eq!(next.task_id.value, "u");
+        assert_eq!(next.state, TaskState::TaskStarting as i32);
         link.stop().await;
     }
 

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::FutureExt as _;
 use mesos_proto::id::{FrameworkId, TaskId};
 use mesos_proto::v1::network_info::{IpAddress, Protocol};
 use mesos_proto::v1::task_status::{Reason, Source};
@@ -40,6 +41,16 @@ pub enum WorkerEvent {
         task_id: TaskId,
         /// The update.
         status: Box<TaskStatus>,
+    },
+    /// The worker panicked (a bug): its container was stopped and removed as far as
+    /// possible; the agent fails the task unless its terminal update was already sent.
+    Crashed {
+        /// The framework.
+        framework_id: FrameworkId,
+        /// The task.
+        task_id: TaskId,
+        /// For the TASK_FAILED update.
+        message: String,
     },
     /// The worker is finished (terminal update sent and the container removed, or the agent
     /// is shutting down).
@@ -143,11 +154,35 @@ impl<C: Containerizer> Worker<C> {
         let framework_id = self.framework_id.clone();
         let task_id = TaskId::generated(self.task.task_id.value.clone());
         let events = self.events.clone();
-        tokio::select! {
+        let outcome = tokio::select! {
             // The agent is stopping (not the tasks): containers keep running and a restarted
             // agent recovers them.
             () = shutdown.cancelled() => return,
-            () = self.drive(start) => {}
+            outcome = std::panic::AssertUnwindSafe(self.drive(start)).catch_unwind() => outcome,
+        };
+        if let Err(panic) = outcome {
+            // A bug, contained: the task fails (as a Mesos task does when its executor dies)
+            // instead of staying RUNNING forever, and its container does not outlive it.
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string());
+            tracing::error!(task_id = %task_id, panic = %text, "the task's worker panicked; the task fails");
+            let _ = self
+                .containerizer
+                .kill(&self.container, Duration::ZERO)
+                .await;
+            let _ = self.containerizer.remove(&self.container).await;
+            let _ = events
+                .send(WorkerEvent::Crashed {
+                    framework_id: framework_id.clone(),
+                    task_id: task_id.clone(),
+                    message: format!(
+                        "Executor terminated: the agent's worker for the task failed: {text}"
+                    ),
+                })
+                .await;
         }
         let _ = events
             .send(WorkerEvent::Done {
