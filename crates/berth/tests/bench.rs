@@ -112,7 +112,7 @@ fn berth_bench_prints_json_for_one_benchmark() {
     assert_eq!(benches.len(), 1);
     assert_eq!(benches[0]["bench"], "decode");
     let figures = benches[0]["figures"].as_array().unwrap();
-    assert_eq!(figures.len(), 5);
+    assert_eq!(figures.len(), 8);
     assert!(figures.iter().all(|f| f["value"].as_f64().unwrap() > 0.0));
     assert!(figures.iter().any(|f| f["pass"].is_boolean()));
 }
