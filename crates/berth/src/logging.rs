@@ -98,6 +98,12 @@ where
     }
 }
 
+/// Writes one line to stderr. A closed stderr is ignored: `eprintln!` would panic on it.
+pub fn stderr_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Installs the global subscriber (stderr). Safe to call once per process.
 pub fn init(format: LogFormat) {
     init_with_default(format, "info");

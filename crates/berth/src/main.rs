@@ -34,10 +34,9 @@ macro_rules! say {
 
 /// `eprintln!` without the panic on a closed stderr.
 macro_rules! say_err {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        logging::stderr_line(format_args!($($arg)*))
+    };
 }
 
 #[derive(Debug, Parser)]

@@ -292,14 +292,12 @@ pub async fn run(args: &BenchArgs) -> Vec<Outcome> {
         .or_else(|| temp.clone())
         .unwrap_or_else(|| std::env::temp_dir().join("berth-bench"));
     let mut outcomes = Vec::new();
-    // A progress line on stderr; a closed stderr is no reason to stop (`eprintln!` panics).
-    let progress = |line: std::fmt::Arguments<'_>| {
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
-    };
     for bench in selected {
         if !args.json {
-            progress(format_args!("berth bench: running {} ...", bench.as_str()));
+            crate::logging::stderr_line(format_args!(
+                "berth bench: running {} ...",
+                bench.as_str()
+            ));
         }
         let started = Instant::now();
         let result = run_one(bench, args, &work_dir).await;
@@ -321,7 +319,7 @@ pub async fn run(args: &BenchArgs) -> Vec<Outcome> {
             },
         };
         if !args.json {
-            progress(format_args!(
+            crate::logging::stderr_line(format_args!(
                 "berth bench: {} done in {:.1} s",
                 bench.as_str(),
                 elapsed.as_secs_f64()
