@@ -743,36 +743,35 @@ impl<C: Containerizer> State<C> {
         }
     }
 
+    /// A new status of a task this agent runs: recorded, checkpointed and forwarded.
+    async fn task_update(&mut self, key: Key, status: TaskStatus) {
+        let Some(entry) = self.tasks.get_mut(&key) else {
+            return;
+        };
+        entry.state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskStaging);
+        if self.removed_frameworks.contains(&key.0) {
+            // The framework is gone: its updates are dropped, as Mesos does.
+            self.save(&key).await;
+            return;
+        }
+        let now = Instant::now().into_std();
+        match self.ledger.push(&key.0, status, now) {
+            Ok((_, outgoing)) => {
+                // Persist the update before announcing it.
+                self.save(&key).await;
+                self.forward(outgoing.into_iter().collect());
+            }
+            Err(err) => tracing::warn!(task_id = %key.1, error = %err, "status update refused"),
+        }
+    }
+
     async fn handle_event(&mut self, event: WorkerEvent) {
         match event {
             WorkerEvent::Update {
                 framework_id,
                 task_id,
                 status,
-            } => {
-                let key = (framework_id, task_id);
-                let Some(entry) = self.tasks.get_mut(&key) else {
-                    return;
-                };
-                let state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskStaging);
-                entry.state = state;
-                if self.removed_frameworks.contains(&key.0) {
-                    // The framework is gone: its updates are dropped, as Mesos does.
-                    self.save(&key).await;
-                    return;
-                }
-                let now = Instant::now().into_std();
-                match self.ledger.push(&key.0, *status, now) {
-                    Ok((_, outgoing)) => {
-                        // Persist the update before announcing it.
-                        self.save(&key).await;
-                        self.forward(outgoing.into_iter().collect());
-                    }
-                    Err(err) => {
-                        tracing::warn!(task_id = %key.1, error = %err, "status update refused")
-                    }
-                }
-            }
+            } => self.task_update((framework_id, task_id), *status).await,
             WorkerEvent::Crashed {
                 framework_id,
                 task_id,
@@ -789,12 +788,7 @@ impl<C: Containerizer> State<C> {
                     Reason::ExecutorTerminated,
                     message,
                 );
-                Box::pin(self.handle_event(WorkerEvent::Update {
-                    framework_id: key.0,
-                    task_id: key.1,
-                    status: Box::new(status),
-                }))
-                .await;
+                self.task_update(key, status).await;
             }
             WorkerEvent::Done {
                 framework_id,
