@@ -2344,17 +2344,9 @@ impl MasterActor {
             t.state = state;
         }
         push_status(&mut t.statuses, s.clone());
-        let mut task = t.clone();
-        self.release_task_resources(&mut task);
-        if let Some(t) = self
-            .frameworks
-            .get_mut(fid)
-            .and_then(|f| f.tasks.get_mut(tid))
-        {
-            t.holds_resources = task.holds_resources;
-        }
         self.send_master_update(fid, s);
-        // Master-generated terminal updates are not acknowledged: the task is done.
+        // Master-generated terminal updates are not acknowledged: the task is done (and its
+        // resources released).
         self.complete_task(fid, tid);
     }
 

@@ -147,8 +147,8 @@ async fn scheduler(
     max_body: usize,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    let declared = header_str(&parts.headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max_body as u64) {
+    // A declared Content-Length (hyper's size hint) is refused before anything is read.
+    if hyper::body::Body::size_hint(&body).lower() > max_body as u64 {
         return too_large(max_body);
     }
     let body = match http_body_util::BodyExt::collect(http_body_util::Limited::new(body, max_body))
