@@ -266,9 +266,9 @@ async fn a_subscriber_that_cannot_keep_up_is_disconnected() {
     // the refusal shows on a later call, once the master has dropped the subscriber. On a
     // loaded machine each RECONCILE takes the master longer than the pause between them:
     // the events of one must still reach (and overflow) the stream while the next ones wait,
-    // not at the end of one long turn over all of them.
-    // How many calls that takes depends on how fast the master works through them (a debug
-    // build beside other tests can be slow): keep calling until the refusal, within a deadline.
+    // not at the end of one long turn over all of them. How many calls that takes depends on
+    // how fast the master gets through them (a debug build beside other tests is slow), so
+    // the test calls until the refusal, within a deadline.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     let mut disconnected = false;
     while tokio::time::Instant::now() < deadline {

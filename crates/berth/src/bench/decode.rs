@@ -119,42 +119,43 @@ fn decode_stream(stream: &[u8], json: bool) -> anyhow::Result<usize> {
     Ok(offers)
 }
 
+/// The shortest of three timed passes of `pass`, and the last pass's result.
+fn best_of_three<R>(mut pass: impl FnMut() -> anyhow::Result<R>) -> anyhow::Result<(Duration, R)> {
+    let mut best = Duration::MAX;
+    let mut out = None;
+    for _ in 0..3 {
+        let t = Instant::now();
+        out = Some(pass()?);
+        best = best.min(t.elapsed());
+    }
+    Ok((best, out.context("three passes ran")?))
+}
+
 fn measure(payload: &[u8], events: u32, json: bool) -> anyhow::Result<Rate> {
     let mut stream = BytesMut::new();
     for _ in 0..events {
         recordio::encode_into(payload, &mut stream);
     }
-    let mut best: Option<Duration> = None;
-    let mut offers = 0;
-    for _ in 0..3 {
-        let t = Instant::now();
-        offers = decode_stream(&stream, json)?;
-        let took = t.elapsed();
-        best = Some(best.map_or(took, |b| b.min(took)));
-    }
+    let (elapsed, offers) = best_of_three(|| decode_stream(&stream, json))?;
     Ok(Rate {
         bytes: stream.len(),
         event_bytes: payload.len(),
-        elapsed: best.unwrap_or_default(),
+        elapsed,
         offers,
     })
 }
 
 /// Best of three passes of cloning and dropping `event` `events` times.
-fn measure_build(event: &Event, events: u32) -> Duration {
-    let mut best: Option<Duration> = None;
-    for _ in 0..3 {
-        let t = Instant::now();
+fn measure_build(event: &Event, events: u32) -> anyhow::Result<Duration> {
+    let (elapsed, _) = best_of_three(|| {
         let mut offers = 0;
         for _ in 0..events {
             let copy = std::hint::black_box(event.clone());
             offers += copy.offers.map_or(0, |o| o.offers.len());
         }
-        std::hint::black_box(offers);
-        let took = t.elapsed();
-        best = Some(best.map_or(took, |b| b.min(took)));
-    }
-    best.unwrap_or_default()
+        Ok(std::hint::black_box(offers))
+    })?;
+    Ok(elapsed)
 }
 
 /// Runs the benchmark (synchronous, CPU-bound).
@@ -166,7 +167,7 @@ pub fn run(config: &DecodeConfig) -> anyhow::Result<DecodeReport> {
         config: config.clone(),
         json: measure(&json, config.events, true)?,
         protobuf: measure(&protobuf, config.events, false)?,
-        build: measure_build(&event, config.events),
+        build: measure_build(&event, config.events)?,
     })
 }
 
