@@ -621,13 +621,12 @@ pub fn write_double(out: &mut String, d: f64) {
     }
     // Shortest round-trip digits and decimal exponent.
     let mut buf = ryu::Buffer::new();
-    let sci = format_scientific(buf.format_finite(d.abs()));
-    let (digits, exp10) = sci;
+    let mut digit_buf = [0u8; 24];
+    let (digits, exp10) = significant_digits(buf.format_finite(d.abs()), &mut digit_buf);
     let length = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     // value = digits * 10^k
     let k = exp10 - (length - 1);
     let kk = length + k;
-    let digits = digits.as_str();
     if 0 <= k && kk <= 21 {
         out.push_str(digits);
         for _ in 0..k {
@@ -659,22 +658,35 @@ pub fn write_double(out: &mut String, d: f64) {
 }
 
 /// Turns ryu's output (`1.5`, `1e21`, `1.2345e-7`, `123.0`) into (significant digits, exponent of
-/// the first digit).
-fn format_scientific(s: &str) -> (String, i32) {
+/// the first digit), the digits written into `out` (ryu writes at most 17 of them); no heap, as
+/// every timestamp and resource amount an event or `/state` holds passes through here.
+fn significant_digits<'a>(s: &str, out: &'a mut [u8; 24]) -> (&'a str, i32) {
     let (mantissa, exp) = match s.split_once(['e', 'E']) {
         Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
         None => (s, 0),
     };
     let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let mut digits: String = format!("{int_part}{frac_part}");
+    let mut len = 0;
+    for &b in int_part.as_bytes().iter().chain(frac_part.as_bytes()) {
+        if let Some(slot) = out.get_mut(len) {
+            *slot = b;
+            len += 1;
+        }
+    }
+    let all = &out[..len];
     // Exponent of the first digit before stripping leading zeros.
-    let mut exp10 = exp + i32::try_from(int_part.len()).unwrap_or(0) - 1;
-    let leading = digits.len() - digits.trim_start_matches('0').len();
-    digits.drain(..leading);
-    exp10 -= i32::try_from(leading).unwrap_or(0);
-    let trimmed = digits.trim_end_matches('0').len();
-    digits.truncate(trimmed.max(1));
-    (digits, exp10)
+    let leading = all.iter().take_while(|&&b| b == b'0').count();
+    let exp10 =
+        exp + i32::try_from(int_part.len()).unwrap_or(0) - 1 - i32::try_from(leading).unwrap_or(0);
+    let rest = &all[leading..];
+    let trailing = rest.iter().rev().take_while(|&&b| b == b'0').count();
+    let kept = (rest.len() - trailing).max(1).min(rest.len());
+    let end = leading + kept;
+    // ASCII digits: always valid UTF-8.
+    (
+        std::str::from_utf8(&out[leading..end]).unwrap_or("0"),
+        exp10,
+    )
 }
 
 #[allow(clippy::all, missing_docs, deprecated, unused_mut)]
@@ -711,6 +723,38 @@ mod tests {
         let mut s = String::new();
         write_double(&mut s, d);
         s
+    }
+
+    /// The former (allocating) digit extraction, kept as the reference for the new one.
+    fn reference_digits(s: &str) -> (String, i32) {
+        let (mantissa, exp) = match s.split_once(['e', 'E']) {
+            Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+            None => (s, 0),
+        };
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        let mut digits: String = format!("{int_part}{frac_part}");
+        let mut exp10 = exp + i32::try_from(int_part.len()).unwrap_or(0) - 1;
+        let leading = digits.len() - digits.trim_start_matches('0').len();
+        digits.drain(..leading);
+        exp10 -= i32::try_from(leading).unwrap_or(0);
+        let trimmed = digits.trim_end_matches('0').len();
+        digits.truncate(trimmed.max(1));
+        (digits, exp10)
+    }
+
+    proptest! {
+        #[test]
+        fn digit_extraction_matches_the_reference(bits in any::<u64>()) {
+            let d = f64::from_bits(bits);
+            prop_assume!(d.is_finite() && d != 0.0);
+            let mut ryu_buf = ryu::Buffer::new();
+            let text = ryu_buf.format_finite(d.abs());
+            let mut out = [0u8; 24];
+            let (digits, exp) = significant_digits(text, &mut out);
+            let (want_digits, want_exp) = reference_digits(text);
+            prop_assert_eq!(digits, want_digits.as_str());
+            prop_assert_eq!(exp, want_exp);
+        }
     }
 
     #[test]
