@@ -256,6 +256,9 @@ struct FrameworkSlot {
     gpu_aware: bool,
     /// Refusal filters by agent key (see `Interner`).
     filters: HashMap<u32, Vec<Filter>>,
+    /// Offered something since it was added or last revived; until then it is waiting (see
+    /// [`Allocator::allocate_to_waiting`]).
+    fed: bool,
 }
 
 /// A total order on shares (`f64::total_cmp`).
@@ -294,6 +297,8 @@ pub struct Allocator {
     next_agent_key: u32,
     /// The resource bags filters refer to, each kept once.
     filter_resources: HashSet<Arc<Resources>>,
+    /// Resources came back to an agent's free pool since the last round.
+    freed: bool,
 }
 
 /// Where resources being given back to an agent's free pool are held.
@@ -349,6 +354,7 @@ impl Allocator {
             },
             allocations: Vec::new(),
         });
+        self.freed = true;
     }
 
     /// Removes an agent with everything offered or used on it. Returns whether it existed.
@@ -426,6 +432,7 @@ impl Allocator {
                 active,
                 gpu_aware: false,
                 filters: HashMap::new(),
+                fed: false,
             },
         );
     }
@@ -496,6 +503,7 @@ impl Allocator {
     /// Resumes offering in `roles` (all when empty) and clears their refusal filters.
     pub fn revive(&mut self, framework_id: &FrameworkId, roles: &[String]) {
         if let Some(fw) = self.frameworks.get_mut(framework_id) {
+            fw.fed = false;
             if roles.is_empty() {
                 fw.suppressed.clear();
                 fw.filters.clear();
@@ -562,6 +570,33 @@ impl Allocator {
     /// One allocation round at `now`: grants every agent's allocatable free resources to the
     /// first eligible framework role in DRF order and marks them offered.
     pub fn allocate(&mut self, now: Time) -> Vec<OfferGrant> {
+        self.allocate_among(now, false)
+    }
+
+    /// Whether [`Allocator::allocate_to_waiting`] could grant anything: resources came back
+    /// since the last round and some active framework with an unsuppressed role is waiting.
+    pub fn has_waiting(&self) -> bool {
+        self.freed
+            && self.frameworks.values().any(|fw| {
+                !fw.fed && fw.active && fw.roles.difference(&fw.suppressed).next().is_some()
+            })
+    }
+
+    /// A round between the periodic ones, among waiting frameworks only: those offered nothing
+    /// since they subscribed or last revived. Mesos leaves them until the next round, though
+    /// a framework that subscribes while every agent is offered to others would then wait up
+    /// to a whole interval for the resources those others give back meanwhile. Frameworks that
+    /// were offered something are left out, so resources declined or given back cannot travel
+    /// from one framework to the next faster than the periodic rounds take them.
+    pub fn allocate_to_waiting(&mut self, now: Time) -> Vec<OfferGrant> {
+        if !self.has_waiting() {
+            return Vec::new();
+        }
+        self.allocate_among(now, true)
+    }
+
+    fn allocate_among(&mut self, now: Time, waiting_only: bool) -> Vec<OfferGrant> {
+        self.freed = false;
         /// A framework taking part in this round.
         struct Cand<'a> {
             id: &'a FrameworkId,
@@ -591,7 +626,7 @@ impl Allocator {
         let mut cands: Vec<Cand<'_>> = Vec::new();
         let mut order: BTreeSet<(Share, u32, u32)> = BTreeSet::new();
         for (id, fw) in &self.frameworks {
-            if !fw.active {
+            if !fw.active || (waiting_only && fw.fed) {
                 continue;
             }
             let roles: Vec<&String> = fw.roles.difference(&fw.suppressed).collect();
@@ -689,6 +724,7 @@ impl Allocator {
             });
         }
         // Write the new allocations back.
+        let mut fed = Vec::new();
         for c in cands.iter().filter(|c| c.granted) {
             let entry = self.framework_alloc.entry(c.id.clone()).or_default();
             for (name, v) in names.iter().zip(&c.alloc) {
@@ -696,8 +732,14 @@ impl Allocator {
                     entry.insert((*name).clone(), *v);
                 }
             }
+            fed.push(c.id.clone());
         }
         drop(cands);
+        for id in fed {
+            if let Some(fw) = self.frameworks.get_mut(&id) {
+                fw.fed = true;
+            }
+        }
         // Drop expired filters now and then so they do not pile up, and the bags no filter
         // refers to any more (also those of filters removed with an agent, a revive, ...).
         for fw in self.frameworks.values_mut() {
@@ -823,6 +865,7 @@ impl Allocator {
         }
         bucket.subtract(resources);
         slot.view.free.add(resources);
+        self.freed = true;
         if let Some(&key) = self.interner.framework_keys.get(framework_id) {
             change_agent_alloc(
                 &mut slot.allocations,
@@ -924,6 +967,49 @@ mod tests {
         assert_eq!(g[0].resources, agent_res());
         assert!(a.allocate(secs(1)).is_empty());
         assert_eq!(a.agent(&agent(0)).unwrap().offered, agent_res());
+    }
+
+    #[test]
+    fn resources_given_back_go_to_waiting_frameworks_only() {
+        let mut a = Allocator::new(AllocatorConfig::default());
+        a.add_agent(agent(0), agent_res());
+        a.add_agent(agent(1), agent_res());
+        a.add_framework(fw(0), star(), BTreeSet::new(), true);
+        // fw 0 is offered everything; fw 1 subscribes after that round.
+        let g = a.allocate(secs(0));
+        assert_eq!(g.len(), 2);
+        a.add_framework(fw(1), star(), BTreeSet::new(), true);
+        // Nothing has come back: no round between the periodic ones.
+        assert!(!a.has_waiting());
+        assert!(a.allocate_to_waiting(secs(0)).is_empty());
+        // fw 0 gives one agent back without a filter: it goes to fw 1, which was waiting,
+        // not back to fw 0 (offered before).
+        a.recover_offered(&agent(0), &fw(0), "*", &g[0].resources, None, secs(0))
+            .unwrap();
+        assert!(a.has_waiting());
+        let w = a.allocate_to_waiting(secs(0));
+        assert_eq!(w.len(), 1);
+        assert_eq!((&w[0].framework_id, &w[0].agent_id), (&fw(1), &agent(0)));
+        // Both have been offered something: what comes back now waits for a periodic round.
+        a.recover_offered(&agent(0), &fw(1), "*", &w[0].resources, None, secs(0))
+            .unwrap();
+        assert!(!a.has_waiting());
+        assert!(a.allocate_to_waiting(secs(0)).is_empty());
+        assert_eq!(a.allocate(secs(1)).len(), 1);
+        // A revive makes a framework wait again.
+        a.revive(&fw(1), &[]);
+        let back = a.agent(&agent(1)).unwrap().offered.clone();
+        a.recover_offered(&agent(1), &fw(0), "*", &back, Some(secs(5)), secs(1))
+            .unwrap();
+        let w = a.allocate_to_waiting(secs(1));
+        assert_eq!(w.len(), 1);
+        assert_eq!((&w[0].framework_id, &w[0].agent_id), (&fw(1), &agent(1)));
+        // Suppressed or inactive frameworks do not wait.
+        a.add_framework(fw(2), star(), star(), true);
+        a.add_framework(fw(3), star(), BTreeSet::new(), false);
+        a.recover_offered(&agent(1), &fw(1), "*", &w[0].resources, None, secs(1))
+            .unwrap();
+        assert!(!a.has_waiting());
     }
 
     #[test]

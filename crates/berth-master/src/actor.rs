@@ -340,6 +340,11 @@ const TURN_BUDGET: usize = 256;
 /// the timers, waiting until 256 of them were done.
 const TURN_TIME: Duration = Duration::from_millis(2);
 
+/// The least time between two rounds for frameworks waiting for their first offer: such a
+/// round walks every agent, and a framework that can take nothing (no GPUs, say) would
+/// otherwise make every turn pay for one.
+const WAITING_ROUND_GAP: Duration = Duration::from_millis(10);
+
 /// Every agent link's incoming messages, polled by the actor itself (no task per link):
 /// `(link, Some(message))`, then `(link, None)` once when the agent's sender is gone.
 type AgentInbox =
@@ -377,6 +382,8 @@ pub(crate) struct MasterActor {
     next_link: u64,
     origin: Instant,
     next_allocation: Instant,
+    /// The earliest time of the next round for waiting frameworks.
+    next_waiting_round: Instant,
     allocation_pending: bool,
     rx: mpsc::Receiver<Command>,
     /// The current subscriptions, shared with the HTTP handlers.
@@ -526,6 +533,7 @@ impl MasterActor {
                 allocation_interval: config.allocation_interval,
             }),
             next_allocation: now + config.allocation_interval,
+            next_waiting_round: now,
             config,
             ids,
             master_info,
@@ -605,6 +613,8 @@ impl MasterActor {
             }
             if self.allocation_pending {
                 self.allocate();
+            } else {
+                self.allocate_to_waiting();
             }
             self.flush_events();
         }
@@ -1149,6 +1159,24 @@ impl MasterActor {
         self.allocation_pending = false;
         let now = self.clock();
         let grants = self.allocator.allocate(now);
+        self.offer_grants(grants, now);
+    }
+
+    /// Between the periodic rounds, resources that came back go at once to the frameworks
+    /// still waiting for their first offer (see `Allocator::allocate_to_waiting`), at most
+    /// every [`WAITING_ROUND_GAP`].
+    fn allocate_to_waiting(&mut self) {
+        let at = Instant::now();
+        if at < self.next_waiting_round || !self.allocator.has_waiting() {
+            return;
+        }
+        self.next_waiting_round = at + WAITING_ROUND_GAP;
+        let now = self.clock();
+        let grants = self.allocator.allocate_to_waiting(now);
+        self.offer_grants(grants, now);
+    }
+
+    fn offer_grants(&mut self, grants: Vec<OfferGrant>, now: Time) {
         if grants.is_empty() {
             return;
         }

@@ -917,3 +917,45 @@ async fn a_call_larger_than_the_body_limit_is_refused_with_413() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     m.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_framework_waiting_for_its_first_offer_gets_what_another_gives_back() {
+    // An interval far longer than the test: any offer after the first comes from a round
+    // between the periodic ones.
+    let m = TestMaster::start_with(|c| c.allocation_interval = Duration::from_secs(600)).await;
+    let _agent = m.agent(seed_agent()).await;
+    let mut a = subscribe(m.addr, &subscribe_body("a", ""), None).await;
+    let fa = framework_id_of(&a.next().await.expect("SUBSCRIBED"));
+    let offer = offers_of(&a.next_of(event::Type::Offers).await).remove(0);
+    let mut b = subscribe(m.addr, &subscribe_body("b", ""), None).await;
+    framework_id_of(&b.next().await.expect("SUBSCRIBED"));
+    // The agent is offered to `a`: `b` gets nothing on subscribing.
+    b.quiet_for(Duration::from_millis(300)).await;
+    let decline = |fid: &str, oid: &str| {
+        format!(
+            r#"{{"type":"DECLINE","framework_id":{{"value":"{fid}"}},"decline":{{"offer_ids":[{{"value":"{oid}"}}],"filters":{{"refuse_seconds":0}}}}}}"#
+        )
+    };
+    // `a` gives the agent back (no filter): `b`, still waiting, is offered it at once, and
+    // `a`, offered before, is not.
+    call_ok(m.addr, &a.stream_id, &decline(&fa, &offer.id.value)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let offered = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match b.next_within(left).await {
+            Some(Some(ev)) if ev.r#type == Some(event::Type::Heartbeat as i32) => {}
+            Some(Some(ev)) => break offers_of(&ev),
+            other => panic!("no offer for b within 5 s: {other:?}"),
+        }
+    };
+    assert_eq!(offered.len(), 1);
+    assert_eq!(offered[0].agent_id, offer.agent_id);
+    a.quiet_for(Duration::from_millis(100)).await;
+    // Both have been offered something: what `b` gives back waits for the periodic round, so
+    // declined resources do not go from framework to framework at the speed of the calls.
+    let fb = offered[0].framework_id.value.clone();
+    call_ok(m.addr, &b.stream_id, &decline(&fb, &offered[0].id.value)).await;
+    b.quiet_for(Duration::from_millis(500)).await;
+    a.quiet_for(Duration::from_millis(100)).await;
+    m.stop().await;
+}
