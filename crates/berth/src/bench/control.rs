@@ -609,6 +609,14 @@ async fn framework(
         if done {
             // Taken, not drained: the queue's capacity (hundreds of offers) goes with it.
             declined.extend(std::mem::take(&mut held).into_iter().map(|o| o.id));
+        } else {
+            // Offers beyond what the rest of the quota can fill go back at once, for the
+            // other frameworks: the first framework to subscribe is offered every agent.
+            let usable = (work.quota - launched).div_ceil(u64::from(work.per_offer.max(1)));
+            let usable = usize::try_from(usable).unwrap_or(usize::MAX);
+            if held.len() > usable {
+                declined.extend(held.drain(usable..).map(|o| o.id));
+            }
         }
         if !declined.is_empty() || (done && !suppressed) {
             let scheduler = scheduler.clone();
