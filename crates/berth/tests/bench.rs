@@ -156,10 +156,10 @@ async fn burst_bench_finishes_every_container_both_ways() {
     })
     .await
     .unwrap();
-    // Two bursts each way.
-    assert_eq!(report.rounds, 2);
-    assert_eq!(report.berth_finished, 6);
-    assert!(report.berth_offers_used >= 2);
+    // Four bursts each way.
+    assert_eq!(report.rounds, 4);
+    assert_eq!(report.berth_finished, 12);
+    assert!(report.berth_offers_used >= 4);
     assert!(report.berth_rate() > 0.0 && report.direct_rate() > 0.0);
     assert_positive(&report.figures());
 }

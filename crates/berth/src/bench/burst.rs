@@ -198,17 +198,25 @@ async fn direct(config: &BurstConfig) -> anyhow::Result<Duration> {
 pub async fn run(config: &BurstConfig) -> anyhow::Result<BurstReport> {
     // Fail early, before any cluster starts, when the engine or the image is missing.
     engine(&config.image).await?;
-    // Two rounds each, as berth, direct, direct, berth: a drift of the machine over the run
-    // weighs on both sides alike instead of on whichever goes second.
+    // Four rounds each, as berth, direct, direct, berth, berth, direct, direct, berth: a drift
+    // of the machine over the run weighs on both sides alike instead of on whichever goes
+    // second. The engine's own pace moves by a fifth from one burst to the next on this
+    // machine; with two rounds each, one slow burst decided the ratio (0.89x in one run,
+    // 0.98x and 1.05x in the next two).
+    let rounds = 4;
     let mut report = BurstReport {
         config: config.clone(),
-        rounds: 2,
+        rounds,
         berth: Duration::ZERO,
         berth_finished: 0,
         berth_offers_used: 0,
         direct: Duration::ZERO,
     };
-    for (round, berth_side) in [(0, true), (0, false), (1, false), (1, true)] {
+    let order = (0..rounds).flat_map(|round| {
+        let berth_first = round % 2 == 0;
+        [(round, berth_first), (round, !berth_first)]
+    });
+    for (round, berth_side) in order {
         if berth_side {
             let mut round_config = config.clone();
             round_config.work_dir = config.work_dir.join(format!("round-{round}"));
@@ -238,7 +246,7 @@ impl BurstReport {
     pub fn figures(&self) -> Vec<Figure> {
         let c = &self.config;
         let setup = format!(
-            "{} x `sh -c true` ({}), host network, all at once; {} bursts each way (berth, direct, direct, berth), times summed",
+            "{} x `sh -c true` ({}), host network, all at once; {} bursts each way (berth, direct, direct, berth, ...), times summed",
             c.tasks, c.image, self.rounds
         );
         vec![
