@@ -29,7 +29,9 @@ pub struct ClusterArgs {
     /// Interval between HEARTBEAT events.
     #[arg(long = "heartbeat-interval", value_parser = parse_duration, default_value = "15s")]
     pub heartbeat_interval: Duration,
-    /// Interval between allocation rounds.
+    /// Interval between allocation rounds (as Mesos's `--allocation_interval`). Between rounds,
+    /// resources given back go at once to frameworks not yet offered anything since they
+    /// subscribed or revived.
     #[arg(long = "allocation-interval", value_parser = parse_duration, default_value = "1s")]
     pub allocation_interval: Duration,
     /// How long an exited task's container is kept before removal.
