@@ -587,11 +587,10 @@ impl Allocator {
     /// a framework that subscribes while every agent is offered to others would then wait up
     /// to a whole interval for the resources those others give back meanwhile. Frameworks that
     /// were offered something are left out, so resources declined or given back cannot travel
-    /// from one framework to the next faster than the periodic rounds take them.
+    /// from one framework to the next faster than the periodic rounds take them. Callers ask
+    /// [`Allocator::has_waiting`] first; with nobody waiting the round has no candidate and
+    /// returns at once.
     pub fn allocate_to_waiting(&mut self, now: Time) -> Vec<OfferGrant> {
-        if !self.has_waiting() {
-            return Vec::new();
-        }
         self.allocate_among(now, true)
     }
 
