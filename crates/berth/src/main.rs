@@ -64,7 +64,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Command::Cluster(_) | Command::Bench(_)) {
-        // The heap on huge pages (see the module); returns only if that cannot be done.
+        // The heap on huge pages: the process executes itself again with jemalloc set for
+        // them (see the module). Returns in the second run, or when the exec failed.
         if let Some(err) = berth::huge_pages::reexec() {
             say_err!("berth: going on without huge pages (re-executing failed: {err})");
         }
