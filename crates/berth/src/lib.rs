@@ -16,7 +16,6 @@ pub mod bench;
 pub mod cluster_args;
 pub mod embedded;
 pub mod files;
-pub mod huge_pages;
 pub mod logging;
 pub mod run;
 pub mod run_args;

@@ -63,13 +63,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::Cluster(_) | Command::Bench(_)) {
-        // The heap on huge pages: the process executes itself again with jemalloc set for
-        // them (see the module). Returns in the second run, or when the exec failed.
-        if let Some(err) = berth::huge_pages::reexec() {
-            say_err!("berth: going on without huge pages (re-executing failed: {err})");
-        }
-    }
     if let Command::Run(_) = cli.command {
         // With transparent huge pages the kernel zeroes a whole 2 MiB page the first time any
         // of it is touched: milliseconds at a time on `berth run`'s launch path (an

@@ -177,11 +177,6 @@ async fn berth_run(config: &LaunchConfig, name: &str) -> anyhow::Result<(Duratio
         ])
         // The line we time is an `info` event.
         .env("RUST_LOG", "info")
-        // `berth run` as a user starts it: without the huge pages this process runs with.
-        .env_remove(crate::huge_pages::MALLOC_CONF_VAR)
-        .envs(
-            crate::huge_pages::child_conf().map(|conf| (crate::huge_pages::MALLOC_CONF_VAR, conf)),
-        )
         .env_remove("NO_COLOR")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
