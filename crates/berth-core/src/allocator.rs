@@ -933,6 +933,17 @@ mod tests {
         AgentId::generated(format!("S{n}"))
     }
 
+    /// Two agents, both offered to framework 0 in a first round at 0 s, and that round.
+    fn fw0_offered_two_agents() -> (Allocator, Vec<OfferGrant>) {
+        let mut a = Allocator::new(AllocatorConfig::default());
+        a.add_agent(agent(0), agent_res());
+        a.add_agent(agent(1), agent_res());
+        a.add_framework(fw(0), star(), BTreeSet::new(), true);
+        let g = a.allocate(secs(0));
+        assert_eq!(g.len(), 2);
+        (a, g)
+    }
+
     fn star() -> BTreeSet<String> {
         ["*".to_string()].into()
     }
@@ -970,13 +981,8 @@ mod tests {
 
     #[test]
     fn resources_given_back_go_to_waiting_frameworks_only() {
-        let mut a = Allocator::new(AllocatorConfig::default());
-        a.add_agent(agent(0), agent_res());
-        a.add_agent(agent(1), agent_res());
-        a.add_framework(fw(0), star(), BTreeSet::new(), true);
         // fw 0 is offered everything; fw 1 subscribes after that round.
-        let g = a.allocate(secs(0));
-        assert_eq!(g.len(), 2);
+        let (mut a, g) = fw0_offered_two_agents();
         a.add_framework(fw(1), star(), BTreeSet::new(), true);
         // Nothing has come back: no round between the periodic ones.
         assert!(!a.has_waiting());
@@ -1122,12 +1128,7 @@ mod tests {
 
     #[test]
     fn removing_an_agent_takes_its_allocations_out_of_the_shares() {
-        let mut a = Allocator::new(AllocatorConfig::default());
-        a.add_agent(agent(0), agent_res());
-        a.add_agent(agent(1), agent_res());
-        a.add_framework(fw(0), star(), BTreeSet::new(), true);
-        let g = a.allocate(secs(0));
-        assert_eq!(g.len(), 2);
+        let (mut a, g) = fw0_offered_two_agents();
         let take = Resources::from_proto(&[scalar("cpus", 1.0)]).unwrap();
         a.use_offered(&agent(0), &take).unwrap();
         assert_eq!(a.dominant_share(&fw(0)), 1.0);
