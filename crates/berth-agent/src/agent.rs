@@ -56,7 +56,8 @@ pub struct Agent<C> {
 
 /// One task the agent holds.
 struct Entry {
-    framework: FrameworkInfo,
+    /// Shared with the master's record and the agent's other tasks of the framework.
+    framework: Arc<FrameworkInfo>,
     /// Shared with the task's worker and its containerizer request, not copied for them.
     task: Arc<TaskInfo>,
     container_id: ContainerId,
@@ -94,6 +95,8 @@ struct State<C> {
     /// Messages for the master, oldest first.
     outbox: VecDeque<AgentToMaster>,
     master_gone: bool,
+    /// `config.ip` as text, for the workers' updates.
+    ip_text: Arc<str>,
 }
 
 fn kill_grace(policy: Option<&KillPolicy>) -> Option<Duration> {
@@ -138,6 +141,7 @@ impl<C: Containerizer> Agent<C> {
         let capacity = self.config.channel_capacity.max(1);
         let (events_tx, mut events_rx) = mpsc::channel(capacity);
         let mut state = State {
+            ip_text: self.config.ip.to_string().into(),
             config: self.config,
             containerizer: self.containerizer,
             to_master,
@@ -160,6 +164,14 @@ impl<C: Containerizer> Agent<C> {
             // process runs thousands of simulated agents.
             let registration = Box::pin(state.recover()).await?;
             state.send(AgentToMaster::Register(registration));
+            // Made once, not on every turn: a fresh `cancelled()` registers with the token and
+            // a fresh sleep with the timer on each poll, and an agent turns once per message.
+            let cancelled = shutdown.cancelled();
+            tokio::pin!(cancelled);
+            let retry = tokio::time::sleep_until(Instant::now());
+            tokio::pin!(retry);
+            // The deadline `retry` is set to, while it has not fired.
+            let mut armed: Option<Instant> = None;
             while !state.master_gone {
                 // What fits in the master's channel goes now, without a turn of the loop per
                 // message; only the rest waits for room below.
@@ -168,9 +180,15 @@ impl<C: Containerizer> Agent<C> {
                     break;
                 }
                 let retry_at = state.ledger.next_deadline().map(Instant::from_std);
+                if retry_at != armed {
+                    if let Some(at) = retry_at {
+                        retry.as_mut().reset(at);
+                    }
+                    armed = retry_at;
+                }
                 tokio::select! {
                     biased;
-                    () = shutdown.cancelled() => break,
+                    () = &mut cancelled => break,
                     permit = to_master.reserve(), if !state.outbox.is_empty() => match permit {
                         Ok(permit) => {
                             if let Some(message) = state.outbox.pop_front() {
@@ -190,12 +208,10 @@ impl<C: Containerizer> Agent<C> {
                         }
                     },
                     Some(event) = events_rx.recv() => Box::pin(state.handle_event(event)).await,
-                    () = async {
-                        match retry_at {
-                            Some(at) => tokio::time::sleep_until(at).await,
-                            None => std::future::pending().await,
-                        }
-                    } => state.retry_due(),
+                    () = &mut retry, if armed.is_some() => {
+                        armed = None;
+                        state.retry_due();
+                    }
                 }
             }
             Ok(())
@@ -284,7 +300,7 @@ impl<C: Containerizer> State<C> {
                 self.tasks.insert(
                     key.clone(),
                     Box::new(Entry {
-                        framework: record.framework,
+                        framework: Arc::new(record.framework),
                         task: Arc::new(record.task),
                         container_id: record.container_id,
                         sandbox: record.sandbox,
@@ -399,7 +415,7 @@ impl<C: Containerizer> State<C> {
         let (framework_id, task_id) = key;
         Some(TaskRecord {
             framework_id: framework_id.clone(),
-            framework: entry.framework.clone(),
+            framework: FrameworkInfo::clone(&entry.framework),
             task: TaskInfo::clone(&entry.task),
             container_id: entry.container_id.clone(),
             sandbox: entry.sandbox.clone(),
@@ -460,7 +476,7 @@ impl<C: Containerizer> State<C> {
                 framework_id,
                 framework,
                 task,
-            } => self.run_task(framework_id, *framework, *task).await,
+            } => self.run_task(framework_id, framework, task).await,
             MasterToAgent::KillTask {
                 framework_id,
                 task_id,
@@ -512,8 +528,8 @@ impl<C: Containerizer> State<C> {
     async fn run_task(
         &mut self,
         framework_id: FrameworkId,
-        framework: FrameworkInfo,
-        task: TaskInfo,
+        framework: Arc<FrameworkInfo>,
+        task: Arc<TaskInfo>,
     ) {
         let Some(agent_id) = self.agent_id.clone() else {
             tracing::warn!(task_id = %task.task_id.value, "RunTask before registration; dropped");
@@ -555,7 +571,7 @@ impl<C: Containerizer> State<C> {
             key.clone(),
             Box::new(Entry {
                 framework,
-                task: Arc::new(task),
+                task,
                 container_id,
                 sandbox,
                 state: TaskState::TaskStaging,
@@ -604,6 +620,7 @@ impl<C: Containerizer> State<C> {
             fetch_timeout: self.config.pull_timeout,
             sandbox: entry.sandbox.clone(),
             agent_ip: self.config.ip,
+            agent_ip_text: Arc::clone(&self.ip_text),
             remove_delay: self.config.docker_remove_delay,
             drain_timeout: self.config.docker_call_timeout,
             stderr_tail_lines: self.config.stderr_tail_lines,
@@ -997,8 +1014,8 @@ mod tests {
         async fn run_task(&self, id: &str) {
             self.send(MasterToAgent::RunTask {
                 framework_id: self.framework_id.clone(),
-                framework: Box::default(),
-                task: Box::new(task(id)),
+                framework: Arc::default(),
+                task: Arc::new(task(id)),
             })
             .await;
         }
@@ -1178,8 +1195,8 @@ mod tests {
         to_agent
             .send(MasterToAgent::RunTask {
                 framework_id: framework_id.clone(),
-                framework: Box::default(),
-                task: Box::new(task("t")),
+                framework: Arc::default(),
+                task: Arc::new(task("t")),
             })
             .await
             .unwrap();

@@ -107,6 +107,8 @@ pub struct Worker<C> {
     pub sandbox: PathBuf,
     /// The agent's IP, for updates without a container address.
     pub agent_ip: IpAddr,
+    /// The same, as text (rendered once per agent, not for every update).
+    pub agent_ip_text: Arc<str>,
     /// Delay before removing the exited container.
     pub remove_delay: Duration,
     /// How long to wait for the log stream to drain after exit.
@@ -215,10 +217,17 @@ impl<C: Containerizer> Worker<C> {
             timestamp: Some(now_seconds()),
             container_status: Some(Box::new(ContainerStatus {
                 container_id: Some(self.container.container_id.to_proto()),
-                network_infos: vec![network_info(
-                    &[(self.agent_ip.is_ipv6(), self.agent_ip.to_string())],
-                    None,
-                )],
+                network_infos: vec![NetworkInfo {
+                    ip_addresses: vec![IpAddress {
+                        protocol: Some(if self.agent_ip.is_ipv6() {
+                            Protocol::IPv6
+                        } else {
+                            Protocol::IPv4
+                        } as i32),
+                        ip_address: Some(self.agent_ip_text.to_string()),
+                    }],
+                    ..Default::default()
+                }],
                 ..Default::default()
             })),
             ..Default::default()

@@ -16,6 +16,8 @@
 //!    [`MasterToAgent::FrameworkReconnected`], on which the agent re-sends pending updates at
 //!    once.
 
+use std::sync::Arc;
+
 use mesos_proto::id::{AgentId, FrameworkId, TaskId};
 use mesos_proto::v1::{FrameworkInfo, KillPolicy, Resource, TaskInfo, TaskState, TaskStatus};
 
@@ -89,11 +91,12 @@ pub enum MasterToAgent {
         /// The framework's ID.
         framework_id: FrameworkId,
         /// The framework's info (the agent needs `capabilities`, e.g. TASK_KILLING_STATE, and
-        /// `role` for `MESOS_ALLOCATION_ROLE`). Boxed, like `task`: channel slots are sized by
-        /// the largest variant, and every agent link holds blocks of them.
-        framework: Box<FrameworkInfo>,
-        /// The task, with `agent_id` equal to this agent's.
-        task: Box<TaskInfo>,
+        /// `role` for `MESOS_ALLOCATION_ROLE`). Behind an `Arc`, like `task`: channel slots are
+        /// sized by the largest variant, every agent link holds blocks of them, and master and
+        /// agent share one copy instead of cloning it for every task.
+        framework: Arc<FrameworkInfo>,
+        /// The task, with `agent_id` equal to this agent's (shared with the master's record).
+        task: Arc<TaskInfo>,
     },
     /// Kill a task (re-sent on every KILL call; a new one replaces a pending stop).
     KillTask {

@@ -181,7 +181,7 @@ impl Drop for Subscriber {
 /// A task the master knows.
 #[derive(Debug, Clone)]
 pub(crate) struct Task {
-    pub info: TaskInfo,
+    pub info: Arc<TaskInfo>,
     pub framework_id: FrameworkId,
     pub agent_id: AgentId,
     pub state: TaskState,
@@ -200,7 +200,7 @@ pub(crate) struct Task {
 #[derive(Debug)]
 pub(crate) struct Framework {
     pub id: FrameworkId,
-    pub info: FrameworkInfo,
+    pub info: Arc<FrameworkInfo>,
     pub registered_time: f64,
     pub reregistered_time: Option<f64>,
     pub unregistered_time: f64,
@@ -496,7 +496,7 @@ impl MasterActor {
                 removed.insert(id.clone());
                 completed_frameworks.push_back(Framework {
                     id: id.clone(),
-                    info: rec.info.clone(),
+                    info: Arc::new(rec.info.clone()),
                     registered_time: rec.registered_time,
                     reregistered_time: None,
                     unregistered_time: rec.unregistered_time,
@@ -570,14 +570,26 @@ impl MasterActor {
     /// The command loop; returns when `shutdown` fires.
     pub(crate) async fn run(mut self, shutdown: CancellationToken, tracker: TaskTracker) {
         info!(master_id = %self.ids.master_id(), "master started");
+        // Made once: fresh ones would register with the token and the timer on every turn.
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
+        let first = self.next_deadline();
+        let timers = tokio::time::sleep_until(first);
+        // The deadline `timers` waits for, until it fires.
+        let mut armed = Some(first);
+        tokio::pin!(timers);
         loop {
             if shutdown.is_cancelled() {
                 break;
             }
             let deadline = self.next_deadline();
+            if armed != Some(deadline) {
+                timers.as_mut().reset(deadline);
+                armed = Some(deadline);
+            }
             // Unbiased between calls and agent messages: neither starves the other.
             tokio::select! {
-                _ = shutdown.cancelled() => break,
+                () = &mut cancelled => break,
                 cmd = self.rx.recv() => match cmd {
                     Some(cmd) => self.handle(cmd, &tracker, &shutdown),
                     None => break,
@@ -585,7 +597,11 @@ impl MasterActor {
                 Some((link, msg)) = self.agent_inbox.next(), if !self.agent_inbox.is_empty() => {
                     self.on_inbox(link, msg);
                 }
-                _ = tokio::time::sleep_until(deadline) => self.on_timers(),
+                () = &mut timers => {
+                    self.on_timers();
+                    // Fired: set again on the next turn, even to the same deadline.
+                    armed = None;
+                }
             }
             // Whatever else is already waiting joins this turn, so the events it produces
             // reach each subscriber in one batch.
@@ -1000,7 +1016,7 @@ impl MasterActor {
             }
             self.discard_offers(&id);
             if let Some(fw) = self.frameworks.get_mut(&id) {
-                fw.info = info.clone();
+                fw.info = Arc::new(info.clone());
                 fw.reregistered_time = Some(now);
                 fw.failover_deadline = None;
                 fw.active = true;
@@ -1011,7 +1027,7 @@ impl MasterActor {
                 id.clone(),
                 Framework {
                     id: id.clone(),
-                    info: info.clone(),
+                    info: Arc::new(info.clone()),
                     registered_time,
                     reregistered_time: (registered_time != now).then_some(now),
                     unregistered_time: 0.0,
@@ -1809,8 +1825,10 @@ impl MasterActor {
             .get(fid)
             .map(|f| f.info.clone())
             .unwrap_or_default();
+        // One copy, shared by the master's record and the agent's.
+        let t = Arc::new(t);
         let task = Task {
-            info: t.clone(),
+            info: Arc::clone(&t),
             framework_id: fid.clone(),
             agent_id: agent_id.clone(),
             state: TaskState::TaskStaging,
@@ -1829,8 +1847,8 @@ impl MasterActor {
             agent_id,
             MasterToAgent::RunTask {
                 framework_id: fid.clone(),
-                framework: Box::new(framework),
-                task: Box::new(t),
+                framework,
+                task: t,
             },
         );
     }
@@ -2128,7 +2146,7 @@ impl MasterActor {
         self.allocator
             .set_gpu_aware(fid, has_capability(&info, Cap::GpuResources));
         if let Some(fw) = self.frameworks.get_mut(fid) {
-            fw.info = info;
+            fw.info = Arc::new(info);
         }
         self.allocation_pending = true;
         Ok(())
@@ -2296,7 +2314,7 @@ impl MasterActor {
                     fid.clone(),
                     Framework {
                         id: fid.clone(),
-                        info,
+                        info: Arc::new(info),
                         registered_time,
                         reregistered_time: None,
                         unregistered_time: 0.0,
@@ -2325,7 +2343,7 @@ impl MasterActor {
                 .unwrap_or_else(|| "*".into());
             if let Some(fw) = self.frameworks.get_mut(&fid) {
                 let entry = fw.tasks.entry(tid.clone()).or_insert_with(|| Task {
-                    info: r.task.clone(),
+                    info: Arc::new(r.task.clone()),
                     framework_id: fid.clone(),
                     agent_id: agent_id.clone(),
                     state: r.state,

@@ -671,7 +671,9 @@ fn write_task(t: &Task, w: &mut Writer) {
     w.field("state");
     w.string(t.state.as_str_name());
     w.field("resources");
-    write_summary(&Resources::from_proto_lossy(&t.info.resources), w);
+    // What the master accounts for the task: its resources, parsed once at launch (or when
+    // an agent reported it) rather than again for every entry.
+    write_summary(&t.resources, w);
     if !t.info.limits.is_empty() {
         w.field("limits");
         w.begin_object();

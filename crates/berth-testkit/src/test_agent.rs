@@ -419,7 +419,7 @@ impl AgentLoop {
                 self.tasks.insert(
                     (framework_id.clone(), tid.clone()),
                     AgentTask {
-                        info: *task,
+                        info: Arc::unwrap_or_clone(task),
                         state: TaskState::TaskStaging,
                         killing_capable,
                         container_id: uuid::Uuid::new_v4().to_string(),

@@ -141,6 +141,7 @@ impl Scheduler {
             subscribe_timeout: config.subscribe_timeout,
             connect_timeout: config.connect_timeout,
             acks: None,
+            shutdown: Box::pin(inner.shutdown.clone().cancelled_owned()),
         };
         let stream = futures_util::stream::unfold(driver, |mut driver| async move {
             driver.next().await.map(|event| (event, driver))
@@ -491,6 +492,9 @@ struct Driver {
     connect_timeout: Duration,
     /// The client's own acknowledgements, queued and pipelined (started on first use).
     acks: Option<Pipeline>,
+    /// `inner.shutdown` fired; one future for every read (a fresh one would register with the
+    /// token on each).
+    shutdown: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
 }
 
 impl Drop for Driver {
@@ -567,7 +571,7 @@ impl Driver {
         };
         tokio::select! {
             biased;
-            () = self.inner.shutdown.cancelled() => Input::Shutdown,
+            () = self.shutdown.as_mut() => Input::Shutdown,
             read = events.next_event(silence) => match read {
                 Ok(event) => Input::Event(Box::new(event)),
                 Err(error) => Input::Failed(error),

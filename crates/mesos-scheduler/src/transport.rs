@@ -25,6 +25,10 @@ pub const STREAM_ID_HEADER: &str = "Mesos-Stream-Id";
 /// Error bodies are plain text and short; more is cut off.
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
+/// Where a stream's silence timer starts, before the first read sets it (any limit is nearer;
+/// a longer one is honoured too: an early firing only pushes the timer back).
+const FAR_FUTURE: Duration = Duration::from_secs(24 * 3600);
+
 /// Sends calls; cheap to clone (the connection pool is shared).
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
@@ -193,6 +197,8 @@ impl Transport {
                     body: resp.into_body(),
                     decoder: Decoder::new(self.max_record_size),
                     content_type,
+                    last_chunk: tokio::time::Instant::now(),
+                    silence_timer: Box::pin(tokio::time::sleep(FAR_FUTURE)),
                 },
             })
         };
@@ -241,6 +247,12 @@ pub(crate) struct EventStream {
     body: Incoming,
     decoder: Decoder,
     content_type: ContentType,
+    /// When the last chunk arrived (or the stream opened).
+    last_chunk: tokio::time::Instant,
+    /// Fires at the latest when the silence limit since `last_chunk` may be up. One timer for
+    /// the stream's life, pushed back lazily when it fires early: a timer per chunk would
+    /// register with (and leave) the runtime's timer wheel for every chunk.
+    silence_timer: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 /// Why a read of the stream stopped waiting.
@@ -262,8 +274,28 @@ impl EventStream {
             if let Some(record) = self.decoder.next_record()? {
                 return self.decode(&record);
             }
-            let frame = match tokio::time::timeout(limit, self.body.frame()).await {
-                Err(_) => {
+            let due = self.last_chunk + limit;
+            if self.silence_timer.deadline() > due {
+                self.silence_timer.as_mut().reset(due);
+            }
+            let read = loop {
+                tokio::select! {
+                    biased;
+                    frame = self.body.frame() => break Ok(frame),
+                    () = self.silence_timer.as_mut() => {
+                        let due = self.last_chunk + limit;
+                        if tokio::time::Instant::now() >= due {
+                            break Err(());
+                        }
+                        self.silence_timer.as_mut().reset(due);
+                    }
+                }
+            };
+            if read.is_ok() {
+                self.last_chunk = tokio::time::Instant::now();
+            }
+            let frame = match read {
+                Err(()) => {
                     return Err(match silence {
                         Silence::Subscribing(after) => Error::Timeout {
                             what: "SUBSCRIBED event",

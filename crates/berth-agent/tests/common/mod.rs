@@ -219,8 +219,8 @@ impl Harness {
     pub async fn launch(&self, task: TaskInfo) {
         self.send(MasterToAgent::RunTask {
             framework_id: self.framework_id.clone(),
-            framework: Box::new(self.framework.clone()),
-            task: Box::new(task),
+            framework: Arc::new(self.framework.clone()),
+            task: Arc::new(task),
         })
         .await;
     }
