@@ -44,6 +44,11 @@ use crate::embedded::{Embedded, EmbeddedConfig};
 /// The issue's target: tasks launched and finished per second.
 pub const TARGET_TASKS_PER_S: f64 = 20_000.0;
 
+/// The name of the figure the runs are ranked by.
+const THROUGHPUT: &str = "tasks launched+finished per second";
+/// The name of the CPU cost figure.
+const CPU_PER_TASK: &str = "CPU per task (process user+sys / tasks ended)";
+
 /// The issue's target: memory per tracked task, KiB.
 pub const TARGET_KIB_PER_TASK: f64 = 2.0;
 
@@ -723,7 +728,7 @@ impl ControlReport {
         let mut figures = vec![
             Figure::new(
                 "control-plane",
-                "tasks launched+finished per second",
+                THROUGHPUT,
                 self.tasks_per_s(),
                 "tasks/s",
                 format!(
@@ -750,7 +755,7 @@ impl ControlReport {
             let per_task = cpu.as_secs_f64() * 1e6 / ended.max(1) as f64;
             figures.push(Figure::new(
                 "control-plane",
-                "CPU per task (process user+sys / tasks ended)",
+                CPU_PER_TASK,
                 per_task,
                 "us",
                 format!(
@@ -884,6 +889,140 @@ impl ControlReport {
     }
 }
 
+/// `args.control_runs` runs of the benchmark, each in a fresh `berth bench` process (a run in
+/// this one would meet the previous one's aftermath: gigabytes being returned to the OS,
+/// thousands of closed sockets). Returns the figures of the run with the median throughput,
+/// all from that one run, and its notes, after one listing every run.
+pub async fn repeated(
+    args: &super::BenchArgs,
+    work_dir: &std::path::Path,
+) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
+    let exe = std::env::current_exe().context("the berth binary's path")?;
+    let secs = |d: Duration| d.as_secs_f64().to_string();
+    let mut runs: Vec<(Vec<Figure>, Vec<String>)> = Vec::new();
+    for i in 1..=args.control_runs {
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.args([
+            "bench",
+            "--only",
+            "control-plane",
+            "--json",
+            "--control-runs",
+            "1",
+        ])
+        .args(["--agents", &args.agents.to_string()])
+        .args(["--frameworks", &args.frameworks.to_string()])
+        .args(["--tasks", &args.tasks.to_string()])
+        .args(["--tasks-per-offer", &args.tasks_per_offer.to_string()])
+        .args(["--max-in-flight", &args.max_in_flight.to_string()])
+        .args(["--task-duration", &secs(args.task_duration)])
+        .args(["--allocation-interval", &secs(args.allocation_interval)])
+        .args(["--control-timeout", &secs(args.control_timeout)])
+        .arg("--work-dir")
+        .arg(work_dir.join(format!("control-plane-run-{i}")))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+        if args.protobuf {
+            cmd.arg("--protobuf");
+        }
+        let out = cmd
+            .output()
+            .await
+            .with_context(|| format!("spawning {}", exe.display()))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).with_context(|| {
+            format!(
+                "control-plane run {i} printed no JSON (exit {}); its stderr: {}",
+                out.status,
+                stderr.trim()
+            )
+        })?;
+        runs.push(
+            parse_outcome(&doc["benches"][0]).with_context(|| format!("control-plane run {i}"))?,
+        );
+    }
+    let throughput = |figures: &[Figure]| {
+        figures
+            .iter()
+            .find(|f| f.name == THROUGHPUT)
+            .map_or(f64::NAN, |f| f.value)
+    };
+    let cpu = |figures: &[Figure]| {
+        figures
+            .iter()
+            .find(|f| f.name == CPU_PER_TASK)
+            .map_or(String::from("-"), |f| super::fmt_value(f.value))
+    };
+    let listing: Vec<String> = runs
+        .iter()
+        .map(|(f, _)| {
+            format!(
+                "{} tasks/s ({} us CPU per task)",
+                super::fmt_value(throughput(f)),
+                cpu(f)
+            )
+        })
+        .collect();
+    let n = runs.len();
+    runs.sort_by(|a, b| throughput(&a.0).total_cmp(&throughput(&b.0)));
+    let (mut figures, notes) = runs.swap_remove(n / 2);
+    for f in &mut figures {
+        if f.name == THROUGHPUT {
+            f.setup = format!("{}; the median of {n} runs", f.setup);
+        }
+    }
+    let mut all_notes = vec![format!(
+        "control-plane: {n} runs, each in a fresh process, in order: {}; the figures are the median run's",
+        listing.join(", ")
+    )];
+    all_notes.extend(notes);
+    Ok((figures, all_notes))
+}
+
+/// The figures and notes of one benchmark's entry in `berth bench --json` output.
+fn parse_outcome(bench: &serde_json::Value) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
+    if let Some(error) = bench["error"].as_str() {
+        anyhow::bail!("{error}");
+    }
+    let text = |v: &serde_json::Value, what: &str| {
+        v.as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("figure without {what}: {v}"))
+    };
+    let figures = bench["figures"]
+        .as_array()
+        .context("no figures in the run's JSON")?
+        .iter()
+        .map(|f| {
+            Ok(Figure {
+                bench: "control-plane",
+                name: text(&f["name"], "a name")?,
+                value: f["value"].as_f64().unwrap_or(f64::NAN),
+                unit: text(&f["unit"], "a unit")?.into(),
+                setup: text(&f["setup"], "a setup")?,
+                target: match (f["target"].as_str(), f["pass"].as_bool()) {
+                    (Some(t), Some(pass)) => Some(super::Target {
+                        text: t.to_owned(),
+                        pass,
+                    }),
+                    _ => None,
+                },
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let notes = bench["notes"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((figures, notes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -900,5 +1039,35 @@ mod tests {
         assert_eq!(json_number(text, "activated_slaves"), Some(10000.0));
         assert_eq!(json_number(r#"{"a": 3}"#, "a"), Some(3.0));
         assert_eq!(json_number(text, "missing"), None);
+    }
+
+    #[test]
+    fn a_runs_json_gives_back_its_figures_and_notes() {
+        let figures = vec![
+            Figure::new(
+                "control-plane",
+                THROUGHPUT,
+                21_000.5,
+                "tasks/s",
+                "10 agents",
+            )
+            .at_least(TARGET_TASKS_PER_S),
+            Figure::new("control-plane", CPU_PER_TASK, 91.25, "us", "2 cores"),
+        ];
+        let outcome = super::super::Outcome {
+            bench: super::super::BenchName::ControlPlane,
+            figures: figures.clone(),
+            notes: vec!["a note".into()],
+            error: None,
+            elapsed: Duration::from_secs(9),
+        };
+        let doc = super::super::to_json(&[outcome]);
+        let (back, notes) = parse_outcome(&doc["benches"][0]).unwrap();
+        assert_eq!(back, figures);
+        assert_eq!(notes, vec!["a note".to_owned()]);
+
+        let failed = serde_json::json!({ "error": "no Docker", "figures": [] });
+        let err = parse_outcome(&failed).unwrap_err();
+        assert_eq!(err.to_string(), "no Docker");
     }
 }

@@ -22,6 +22,7 @@ pub mod decode;
 pub mod launch;
 pub mod stats;
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -115,6 +116,11 @@ pub struct BenchArgs {
     /// control-plane: the master's allocation interval.
     #[arg(long = "allocation-interval", value_parser = parse_duration, default_value = "1s")]
     pub allocation_interval: Duration,
+    /// control-plane: runs, each in a fresh `berth bench` process: the run with the median
+    /// throughput is reported in full, the others' throughputs in a note. One run varies by
+    /// some 15% from the next on the same machine.
+    #[arg(long = "control-runs", default_value_t = 3)]
+    pub control_runs: u32,
     /// control-plane: give up waiting for the tasks after this long (figures are then
     /// reported for what finished).
     #[arg(long = "control-timeout", value_parser = parse_duration, default_value = "300s")]
@@ -143,7 +149,7 @@ impl BenchArgs {
     /// Checks values clap cannot: returns an error naming the flag.
     pub fn validate(&self) -> Result<(), crate::run_args::ArgError> {
         use crate::run_args::ArgError;
-        let positive: [(&'static str, u64); 11] = [
+        let positive: [(&'static str, u64); 12] = [
             ("--launch-runs", self.launch_runs.into()),
             ("--burst-tasks", self.burst_tasks.into()),
             ("--agents", self.agents.into()),
@@ -155,6 +161,7 @@ impl BenchArgs {
             ("--alloc-rounds", self.alloc_rounds.into()),
             ("--decode-events", self.decode_events.into()),
             ("--max-in-flight", self.max_in_flight),
+            ("--control-runs", self.control_runs.into()),
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, v)| *v == 0) {
             return Err(ArgError {
@@ -206,7 +213,7 @@ pub struct Figure {
     /// The number.
     pub value: f64,
     /// Its unit (`ms`, `tasks/s`, `MB/s`, `x`, ...).
-    pub unit: &'static str,
+    pub unit: Cow<'static, str>,
     /// How it was measured (sizes, repetitions).
     pub setup: String,
     /// The target, for the figures the issue sets one for.
@@ -226,7 +233,7 @@ impl Figure {
             bench,
             name: name.into(),
             value,
-            unit,
+            unit: Cow::Borrowed(unit),
             setup: setup.into(),
             target: None,
         }
@@ -370,6 +377,7 @@ async fn run_one(
             let report = tokio::task::spawn_blocking(move || decode::run(&config)).await??;
             Ok((report.figures(), Vec::new()))
         }
+        BenchName::ControlPlane if args.control_runs > 1 => control::repeated(args, work_dir).await,
         BenchName::ControlPlane => {
             let config = control::ControlConfig {
                 agents: args.agents,
