@@ -131,14 +131,18 @@ fn now_seconds() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
+fn ip_address(v6: bool, ip: &str) -> IpAddress {
+    IpAddress {
+        protocol: Some(if v6 { Protocol::IPv6 } else { Protocol::IPv4 } as i32),
+        ip_address: Some(ip.to_owned()),
+    }
+}
+
 fn network_info(addresses: &[(bool, String)], template: Option<&NetworkInfo>) -> NetworkInfo {
     let mut info = template.cloned().unwrap_or_default();
     info.ip_addresses = addresses
         .iter()
-        .map(|(v6, ip)| IpAddress {
-            protocol: Some(if *v6 { Protocol::IPv6 } else { Protocol::IPv4 } as i32),
-            ip_address: Some(ip.clone()),
-        })
+        .map(|(v6, ip)| ip_address(*v6, ip))
         .collect();
     info
 }
@@ -218,14 +222,7 @@ impl<C: Containerizer> Worker<C> {
             container_status: Some(Box::new(ContainerStatus {
                 container_id: Some(self.container.container_id.to_proto()),
                 network_infos: vec![NetworkInfo {
-                    ip_addresses: vec![IpAddress {
-                        protocol: Some(if self.agent_ip.is_ipv6() {
-                            Protocol::IPv6
-                        } else {
-                            Protocol::IPv4
-                        } as i32),
-                        ip_address: Some(self.agent_ip_text.to_string()),
-                    }],
+                    ip_addresses: vec![ip_address(self.agent_ip.is_ipv6(), &self.agent_ip_text)],
                     ..Default::default()
                 }],
                 ..Default::default()

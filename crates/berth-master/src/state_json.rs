@@ -671,9 +671,9 @@ fn write_task(t: &Task, w: &mut Writer) {
     w.field("state");
     w.string(t.state.as_str_name());
     w.field("resources");
-    // What the master accounts for the task: its resources, parsed once at launch (or when
-    // an agent reported it) rather than again for every entry.
-    write_summary(&t.resources, w);
+    // The task's own resources, as Mesos shows them: not `t.resources`, which for the first
+    // task of a LAUNCH_GROUP also holds the executor's.
+    write_summary(&Resources::from_proto_lossy(&t.info.resources), w);
     if !t.info.limits.is_empty() {
         w.field("limits");
         w.begin_object();

@@ -158,6 +158,13 @@ async fn launch_group_tasks_run_with_the_group_executor() {
     let st = m.state().await;
     assert_eq!(st["slaves"][0]["used_resources"]["cpus"], 0.3);
     assert_eq!(st["frameworks"][0]["tasks"][0]["executor_id"], "ex");
+    // Each task shows its own resources, the executor's not added to the first one's.
+    let tasks = st["frameworks"][0]["tasks"].as_array().expect("tasks");
+    assert_eq!(tasks.len(), 2);
+    for t in tasks {
+        assert_eq!(t["resources"]["cpus"], 0.1, "{t}");
+        assert_eq!(t["resources"]["mem"], 32.0, "{t}");
+    }
     // A group with a Docker task fails as a whole.
     let offer = rest.expect("offer");
     let docker = task("d2").replace(
