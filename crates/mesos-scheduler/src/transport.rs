@@ -283,7 +283,6 @@ impl EventStream {
                     biased;
                     frame = self.body.frame() => break Ok(frame),
                     () = self.silence_timer.as_mut() => {
-                        let due = self.last_chunk + limit;
                         if tokio::time::Instant::now() >= due {
                             break Err(());
                         }

@@ -940,28 +940,24 @@ pub async fn repeated(
             )
         })?;
         runs.push(
-            parse_outcome(&doc["benches"][0]).with_context(|| format!("control-plane run {i}"))?,
+            super::outcome_from_json(super::BenchName::ControlPlane, &doc["benches"][0])
+                .with_context(|| format!("control-plane run {i}"))?,
         );
     }
-    let throughput = |figures: &[Figure]| {
+    let value = |figures: &[Figure], name: &str| {
         figures
             .iter()
-            .find(|f| f.name == THROUGHPUT)
+            .find(|f| f.name == name)
             .map_or(f64::NAN, |f| f.value)
     };
-    let cpu = |figures: &[Figure]| {
-        figures
-            .iter()
-            .find(|f| f.name == CPU_PER_TASK)
-            .map_or(String::from("-"), |f| super::fmt_value(f.value))
-    };
+    let throughput = |figures: &[Figure]| value(figures, THROUGHPUT);
     let listing: Vec<String> = runs
         .iter()
         .map(|(f, _)| {
             format!(
                 "{} tasks/s ({} us CPU per task)",
                 super::fmt_value(throughput(f)),
-                cpu(f)
+                super::fmt_value(value(f, CPU_PER_TASK))
             )
         })
         .collect();
@@ -981,48 +977,6 @@ pub async fn repeated(
     Ok((figures, all_notes))
 }
 
-/// The figures and notes of one benchmark's entry in `berth bench --json` output.
-fn parse_outcome(bench: &serde_json::Value) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
-    if let Some(error) = bench["error"].as_str() {
-        anyhow::bail!("{error}");
-    }
-    let text = |v: &serde_json::Value, what: &str| {
-        v.as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("figure without {what}: {v}"))
-    };
-    let figures = bench["figures"]
-        .as_array()
-        .context("no figures in the run's JSON")?
-        .iter()
-        .map(|f| {
-            Ok(Figure {
-                bench: "control-plane",
-                name: text(&f["name"], "a name")?,
-                value: f["value"].as_f64().unwrap_or(f64::NAN),
-                unit: text(&f["unit"], "a unit")?.into(),
-                setup: text(&f["setup"], "a setup")?,
-                target: match (f["target"].as_str(), f["pass"].as_bool()) {
-                    (Some(t), Some(pass)) => Some(super::Target {
-                        text: t.to_owned(),
-                        pass,
-                    }),
-                    _ => None,
-                },
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let notes = bench["notes"]
-        .as_array()
-        .map(|n| {
-            n.iter()
-                .filter_map(|s| s.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok((figures, notes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1039,35 +993,5 @@ mod tests {
         assert_eq!(json_number(text, "activated_slaves"), Some(10000.0));
         assert_eq!(json_number(r#"{"a": 3}"#, "a"), Some(3.0));
         assert_eq!(json_number(text, "missing"), None);
-    }
-
-    #[test]
-    fn a_runs_json_gives_back_its_figures_and_notes() {
-        let figures = vec![
-            Figure::new(
-                "control-plane",
-                THROUGHPUT,
-                21_000.5,
-                "tasks/s",
-                "10 agents",
-            )
-            .at_least(TARGET_TASKS_PER_S),
-            Figure::new("control-plane", CPU_PER_TASK, 91.25, "us", "2 cores"),
-        ];
-        let outcome = super::super::Outcome {
-            bench: super::super::BenchName::ControlPlane,
-            figures: figures.clone(),
-            notes: vec!["a note".into()],
-            error: None,
-            elapsed: Duration::from_secs(9),
-        };
-        let doc = super::super::to_json(&[outcome]);
-        let (back, notes) = parse_outcome(&doc["benches"][0]).unwrap();
-        assert_eq!(back, figures);
-        assert_eq!(notes, vec!["a note".to_owned()]);
-
-        let failed = serde_json::json!({ "error": "no Docker", "figures": [] });
-        let err = parse_outcome(&failed).unwrap_err();
-        assert_eq!(err.to_string(), "no Docker");
     }
 }

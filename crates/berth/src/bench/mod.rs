@@ -565,6 +565,53 @@ pub fn to_json(outcomes: &[Outcome]) -> serde_json::Value {
     json!({ "benches": benches, "targets": { "pass": pass, "miss": miss } })
 }
 
+/// The figures and notes of `bench`'s entry in [`to_json`]'s output (its inverse, for runs
+/// made in a child process). Fails with the entry's error, if it has one.
+pub fn outcome_from_json(
+    bench: BenchName,
+    entry: &serde_json::Value,
+) -> anyhow::Result<(Vec<Figure>, Vec<String>)> {
+    use anyhow::Context as _;
+    if let Some(error) = entry["error"].as_str() {
+        anyhow::bail!("{error}");
+    }
+    let text = |v: &serde_json::Value, what: &str| {
+        v.as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("figure without {what}: {v}"))
+    };
+    let figures = entry["figures"]
+        .as_array()
+        .context("no figures in the run's JSON")?
+        .iter()
+        .map(|f| {
+            Ok(Figure {
+                bench: bench.as_str(),
+                name: text(&f["name"], "a name")?,
+                value: f["value"].as_f64().unwrap_or(f64::NAN),
+                unit: text(&f["unit"], "a unit")?.into(),
+                setup: text(&f["setup"], "a setup")?,
+                target: match (f["target"].as_str(), f["pass"].as_bool()) {
+                    (Some(t), Some(pass)) => Some(Target {
+                        text: t.to_owned(),
+                        pass,
+                    }),
+                    _ => None,
+                },
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let notes = entry["notes"]
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((figures, notes))
+}
+
 /// The benchmarks' task: `sh -c true` in a Docker container of `image`.
 fn true_task(
     id: String,
@@ -634,5 +681,35 @@ mod tests {
         let json = to_json(&outcomes);
         assert_eq!(json["targets"]["pass"], 1);
         assert_eq!(json["benches"][1]["error"], "no Docker");
+    }
+
+    #[test]
+    fn a_runs_json_gives_back_its_figures_and_notes() {
+        let figures = vec![
+            Figure::new(
+                "control-plane",
+                "tasks/s figure",
+                21_000.5,
+                "tasks/s",
+                "10 agents",
+            )
+            .at_least(20_000.0),
+            Figure::new("control-plane", "us figure", 91.25, "us", "2 cores"),
+        ];
+        let outcome = Outcome {
+            bench: BenchName::ControlPlane,
+            figures: figures.clone(),
+            notes: vec!["a note".into()],
+            error: None,
+            elapsed: Duration::from_secs(9),
+        };
+        let doc = to_json(&[outcome]);
+        let (back, notes) = outcome_from_json(BenchName::ControlPlane, &doc["benches"][0]).unwrap();
+        assert_eq!(back, figures);
+        assert_eq!(notes, vec!["a note".to_owned()]);
+
+        let failed = serde_json::json!({ "error": "no Docker", "figures": [] });
+        let err = outcome_from_json(BenchName::ControlPlane, &failed).unwrap_err();
+        assert_eq!(err.to_string(), "no Docker");
     }
 }
