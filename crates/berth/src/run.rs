@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::embedded::{Embedded, EmbeddedConfig};
 use crate::files::FileReader;
-use crate::run_args::{ContentType, RunArgs};
+use crate::run_args::RunArgs;
 
 /// The exit code after Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -123,10 +123,7 @@ async fn drive(
     embedded: bool,
 ) -> anyhow::Result<i32> {
     let mut config = SchedulerConfig::new(master, framework_info(args));
-    config.content_type = match args.content_type {
-        ContentType::Json => mesos_scheduler::ContentType::Json,
-        ContentType::Protobuf => mesos_scheduler::ContentType::Protobuf,
-    };
+    config.content_type = args.content_type.into();
     let (scheduler, mut events) = Scheduler::new(config).context("--master")?;
     // berth's agent has written the last bytes of the task's output when it reports the
     // terminal state; another master's agent may still be writing them.

@@ -16,13 +16,23 @@ use mesos_proto::v1::{
 };
 use mesos_proto::{resource, MesosJson};
 
-/// Encoding used on the wire to the master.
+/// Encoding used on the wire to the master: protobuf unless told otherwise, like mesos-execute
+/// and the scheduler library's default ([`mesos_scheduler::ContentType`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ContentType {
     /// `application/json`
     Json,
     /// `application/x-protobuf`
     Protobuf,
+}
+
+impl From<ContentType> for mesos_scheduler::ContentType {
+    fn from(value: ContentType) -> Self {
+        match value {
+            ContentType::Json => mesos_scheduler::ContentType::Json,
+            ContentType::Protobuf => mesos_scheduler::ContentType::Protobuf,
+        }
+    }
 }
 
 /// Log line format.
@@ -98,7 +108,7 @@ pub struct RunArgs {
     #[arg(long = "framework-name", default_value = "berth-run")]
     pub framework_name: String,
     /// Encoding of calls and events.
-    #[arg(long = "content-type", value_enum, default_value_t = ContentType::Json)]
+    #[arg(long = "content-type", value_enum, default_value_t = ContentType::Protobuf)]
     pub content_type: ContentType,
     /// A TaskInfo in Mesos JSON (a file path, `file://` URL, or the JSON itself), like
     /// mesos-execute's `--task`. Its `agent_id` is replaced by the offer's.

@@ -35,7 +35,7 @@ async fn control_plane_bench_finishes_every_task_on_simulated_agents() {
         allocation_interval: Duration::from_millis(100),
         timeout: Duration::from_secs(120),
         work_dir: dir.path().join("cp"),
-        protobuf: false,
+        content_type: mesos_scheduler::ContentType::default(),
         max_in_flight: 20,
     })
     .await

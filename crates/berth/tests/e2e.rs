@@ -438,8 +438,9 @@ async fn task_file_with_the_seed_task_info_runs() {
         path.display().to_string(),
         "--container-label".into(),
         format!("{}={}", label.0, label.1),
+        // Protobuf is the default; the seed's task also runs over JSON.
         "--content-type".into(),
-        "protobuf".into(),
+        "json".into(),
     ]));
     let code = p.wait(Duration::from_secs(90)).await;
     assert_eq!(code, 0, "{}", p.stderr());

@@ -14,12 +14,17 @@ use crate::error::{Error, Result};
 pub const SCHEDULER_PATH: &str = "/api/v1/scheduler";
 
 /// The encoding of calls sent and of the event stream requested (`Content-Type` and `Accept`).
+///
+/// Protobuf by default, as Mesos's own scheduler library is used (`mesos-execute` passes
+/// `ContentType::PROTOBUF`) and as mesos-go's HTTP client defaults: it is the cheaper of the two
+/// to encode and decode on both ends. JSON (Mesos's JSON mapping) is there for masters or
+/// proxies that only speak it, and for reading the wire by eye.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ContentType {
     /// `application/json`, with Mesos's own JSON mapping.
-    #[default]
     Json,
     /// `application/x-protobuf`.
+    #[default]
     Protobuf,
 }
 
@@ -131,7 +136,7 @@ pub struct SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// Defaults for one master: JSON, auto-ack on, reconcile on re-subscribe, 5 missed
+    /// Defaults for one master: protobuf ([`ContentType`]), auto-ack on, reconcile on re-subscribe, 5 missed
     /// heartbeats, 5 s connect / 10 s request / 10 s subscribe timeouts, 64 MiB records,
     /// 5 redirects, backoff 500 ms doubling to 15 s with 50 % jitter.
     pub fn new(master: impl Into<String>, framework_info: FrameworkInfo) -> Self {
@@ -139,7 +144,7 @@ impl SchedulerConfig {
             masters: vec![master.into()],
             framework_info,
             suppressed_roles: Vec::new(),
-            content_type: ContentType::Json,
+            content_type: ContentType::default(),
             credentials: None,
             auto_ack: true,
             reconcile_on_subscribe: true,

@@ -134,8 +134,9 @@ async fn subscribe_then_calls_carry_stream_id_and_framework_id() {
     let sub = &reqs[0];
     assert_eq!(sub.call_type(), Some(Type::Subscribe));
     assert!(sub.header("mesos-stream-id").is_none());
-    assert_eq!(sub.header("content-type"), Some("application/json"));
-    assert_eq!(sub.header("accept"), Some("application/json"));
+    // Protobuf unless told otherwise, as Mesos's own scheduler library is used.
+    assert_eq!(sub.header("content-type"), Some("application/x-protobuf"));
+    assert_eq!(sub.header("accept"), Some("application/x-protobuf"));
     let revive = reqs.last().expect("revive recorded");
     assert_eq!(revive.call_type(), Some(Type::Revive));
     assert_eq!(revive.header("mesos-stream-id"), Some(stream_id.as_str()));
@@ -403,14 +404,14 @@ async fn auto_ack_off_leaves_acknowledgement_to_the_framework() {
 }
 
 #[tokio::test]
-async fn protobuf_subscription_sends_and_receives_protobuf() {
+async fn json_subscription_sends_and_receives_json() {
     let master = FakeMaster::start().await;
     let mut c = config(&master);
-    c.content_type = ContentType::Protobuf;
+    c.content_type = ContentType::Json;
     let (scheduler, mut events) = Scheduler::new(c).expect("config");
     until(&mut events, is_subscribed).await;
     let stream = master.wait_for_subscription(1, WAIT).await;
-    assert_eq!(stream.encoding.media_type(), "application/x-protobuf");
+    assert_eq!(stream.encoding.media_type(), "application/json");
     let sent = update("pb", TaskState::TaskStarting, Some(&[9; 16]));
     stream.send(&sent);
     let SchedulerEvent::Event(got) = until(&mut events, is_event(EventType::Update)).await else {
@@ -421,8 +422,8 @@ async fn protobuf_subscription_sends_and_receives_protobuf() {
     until(&mut events, is_marker).await;
     scheduler.revive(vec![]).await.expect("revive");
     for req in master.requests() {
-        assert_eq!(req.header("content-type"), Some("application/x-protobuf"));
-        assert!(req.call.is_some(), "protobuf body decodes");
+        assert_eq!(req.header("content-type"), Some("application/json"));
+        assert!(req.call.is_some(), "JSON body decodes");
     }
     assert_eq!(master.calls_of(Type::Acknowledge).len(), 1);
 }

@@ -83,8 +83,8 @@ pub struct ControlConfig {
     pub timeout: Duration,
     /// The master's work dir (its SQLite file); simulated agents write nothing.
     pub work_dir: PathBuf,
-    /// Whether the frameworks speak protobuf (else JSON, as most v1 frameworks do).
-    pub protobuf: bool,
+    /// The frameworks' encoding.
+    pub content_type: ContentType,
     /// Most tasks one framework has launched and not yet seen end.
     pub max_in_flight: u64,
 }
@@ -262,7 +262,7 @@ async fn measure(
             per_offer: config.tasks_per_offer,
             max_in_flight: config.max_in_flight,
             wanted: wanted.clone(),
-            protobuf: config.protobuf,
+            content_type: config.content_type,
         };
         frameworks.spawn(framework(work, Arc::clone(&counters), stop.clone()));
     }
@@ -395,11 +395,13 @@ fn framework_info(name: String) -> FrameworkInfo {
     }
 }
 
-fn scheduler_config(master: &str, info: FrameworkInfo, protobuf: bool) -> SchedulerConfig {
+fn scheduler_config(
+    master: &str,
+    info: FrameworkInfo,
+    content_type: ContentType,
+) -> SchedulerConfig {
     let mut config = SchedulerConfig::new(master, info);
-    if protobuf {
-        config.content_type = ContentType::Protobuf;
-    }
+    config.content_type = content_type;
     // A loaded master may take a while; a timeout here would only add reconnect noise.
     config.request_timeout = Duration::from_secs(60);
     config.subscribe_timeout = Duration::from_secs(60);
@@ -414,7 +416,7 @@ async fn probe_offer_round(
     let (scheduler, mut events) = Scheduler::new(scheduler_config(
         master,
         framework_info("bench-probe".into()),
-        config.protobuf,
+        config.content_type,
     ))?;
     let want = usize::try_from(config.agents).unwrap_or(usize::MAX);
     let mut subscribed: Option<Instant> = None;
@@ -474,7 +476,7 @@ struct Workload {
     per_offer: u32,
     max_in_flight: u64,
     wanted: Vec<Resource>,
-    protobuf: bool,
+    content_type: ContentType,
 }
 
 /// One framework: holds its offers and launches its `quota` tasks on them (`per_offer` per
@@ -494,7 +496,7 @@ async fn framework(
     let (scheduler, mut events) = Scheduler::new(scheduler_config(
         &work.master,
         framework_info(format!("bench-{index}")),
-        work.protobuf,
+        work.content_type,
     ))?;
     let accepts = Arc::new(Semaphore::new(ACCEPTS_IN_FLIGHT));
     // Tasks of this framework that ended, or whose launch failed.
@@ -716,7 +718,10 @@ impl ControlReport {
             "{} simulated agents, {} frameworks ({} over HTTP), {} tasks, <= {} tasks/offer, <= {} in flight/framework, task duration {:?}",
             c.agents,
             c.frameworks,
-            if c.protobuf { "protobuf" } else { "JSON" },
+            match c.content_type {
+                ContentType::Json => "JSON",
+                ContentType::Protobuf => "protobuf",
+            },
             c.tasks,
             c.tasks_per_offer,
             c.max_in_flight,
@@ -916,6 +921,13 @@ pub async fn repeated(
         .args(["--tasks-per-offer", &args.tasks_per_offer.to_string()])
         .args(["--max-in-flight", &args.max_in_flight.to_string()])
         .args(["--task-duration", &secs(args.task_duration)])
+        .args([
+            "--content-type",
+            match args.content_type {
+                crate::run_args::ContentType::Json => "json",
+                crate::run_args::ContentType::Protobuf => "protobuf",
+            },
+        ])
         .args(["--allocation-interval", &secs(args.allocation_interval)])
         .args(["--control-timeout", &secs(args.control_timeout)])
         .arg("--work-dir")
@@ -924,9 +936,6 @@ pub async fn repeated(
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true);
-        if args.protobuf {
-            cmd.arg("--protobuf");
-        }
         let out = cmd
             .output()
             .await

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 
-use crate::run_args::parse_duration;
+use crate::run_args::{parse_duration, ContentType};
 
 /// The benchmarks, in the order `berth bench` runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -110,9 +110,10 @@ pub struct BenchArgs {
     /// control-plane: how long each simulated task runs.
     #[arg(long = "task-duration", value_parser = parse_duration, default_value = "0s")]
     pub task_duration: Duration,
-    /// control-plane: the frameworks speak protobuf instead of JSON.
-    #[arg(long = "protobuf")]
-    pub protobuf: bool,
+    /// control-plane: the frameworks' encoding (the scheduler library's default, protobuf,
+    /// unless told otherwise).
+    #[arg(long = "content-type", value_enum, default_value_t = ContentType::Protobuf)]
+    pub content_type: ContentType,
     /// control-plane: the master's allocation interval.
     #[arg(long = "allocation-interval", value_parser = parse_duration, default_value = "1s")]
     pub allocation_interval: Duration,
@@ -388,7 +389,7 @@ async fn run_one(
                 allocation_interval: args.allocation_interval,
                 timeout: args.control_timeout,
                 work_dir: work_dir.join("control-plane"),
-                protobuf: args.protobuf,
+                content_type: args.content_type.into(),
                 max_in_flight: args.max_in_flight,
             };
             let report = control::run(&config).await?;
