@@ -431,6 +431,19 @@ pub fn fmt_value(v: f64) -> String {
     }
 }
 
+/// A figure's value for the table: with [`fmt_value`]'s precision, or two more decimals when
+/// that would print the target's own number (`1.10 x` against `<= 1.10 x`, MISS) and hide on
+/// which side of it the figure fell.
+fn value_text(f: &Figure) -> String {
+    let text = fmt_value(f.value);
+    let limit = f.target.as_ref().and_then(|t| t.text.split(' ').nth(1));
+    if limit != Some(text.as_str()) {
+        return text;
+    }
+    let decimals = text.split_once('.').map_or(0, |(_, d)| d.len()) + 2;
+    format!("{:.*}", decimals, f.value)
+}
+
 /// The outcomes as an aligned text table, with notes and errors after it.
 pub fn table(outcomes: &[Outcome]) -> String {
     let header = ["BENCH", "FIGURE", "VALUE", "TARGET", "RESULT", "SETUP"];
@@ -457,7 +470,7 @@ pub fn table(outcomes: &[Outcome]) -> String {
             rows.push([
                 f.bench.to_owned(),
                 f.name.clone(),
-                format!("{} {}", fmt_value(f.value), f.unit),
+                format!("{} {}", value_text(f), f.unit),
                 target,
                 result,
                 f.setup.clone(),
@@ -653,6 +666,24 @@ mod tests {
         assert!(!f.clone().below(1.5).target.unwrap().pass);
         assert!(f.clone().at_least(1.0).target.unwrap().pass);
         assert!(!f.at_least(2.0).target.unwrap().pass);
+    }
+
+    #[test]
+    fn a_value_that_rounds_to_its_target_shows_which_side_it_is_on() {
+        let near = Figure::new("x", "f", 1.1033, "x", "").at_most(1.10);
+        assert_eq!(value_text(&near), "1.1033");
+        let table = table(&[Outcome {
+            bench: BenchName::Launch,
+            figures: vec![near],
+            notes: Vec::new(),
+            error: None,
+            elapsed: Duration::ZERO,
+        }]);
+        assert!(table.contains("1.1033 x"), "{table}");
+        // Away from the target, the usual precision.
+        let far = Figure::new("x", "f", 1.2345, "x", "").at_most(1.10);
+        assert_eq!(value_text(&far), "1.23");
+        assert_eq!(value_text(&Figure::new("x", "f", 1.2345, "x", "")), "1.23");
     }
 
     #[test]
