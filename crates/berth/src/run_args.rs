@@ -26,6 +26,16 @@ pub enum ContentType {
     Protobuf,
 }
 
+impl ContentType {
+    /// The flag's value naming this encoding (`--content-type json`).
+    pub fn arg(self) -> &'static str {
+        match self {
+            ContentType::Json => "json",
+            ContentType::Protobuf => "protobuf",
+        }
+    }
+}
+
 impl From<ContentType> for mesos_scheduler::ContentType {
     fn from(value: ContentType) -> Self {
         match value {
@@ -586,6 +596,13 @@ mod tests {
     }
 
     const SEED_COMMAND: &str = "env && while true; do echo command running; sleep 3; done";
+
+    #[test]
+    fn content_type_args_parse_back() {
+        for ct in [ContentType::Json, ContentType::Protobuf] {
+            assert_eq!(ContentType::from_str(ct.arg(), false), Ok(ct));
+        }
+    }
 
     #[test]
     fn seed_flags_build_the_seed_task_info() {

@@ -136,9 +136,9 @@ pub struct SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// Defaults for one master: protobuf ([`ContentType`]), auto-ack on, reconcile on re-subscribe, 5 missed
-    /// heartbeats, 5 s connect / 10 s request / 10 s subscribe timeouts, 64 MiB records,
-    /// 5 redirects, backoff 500 ms doubling to 15 s with 50 % jitter.
+    /// Defaults for one master: protobuf ([`ContentType`]), auto-ack on, reconcile on
+    /// re-subscribe, 5 missed heartbeats, 5 s connect / 10 s request / 10 s subscribe timeouts,
+    /// 64 MiB records, 5 redirects, backoff 500 ms doubling to 15 s with 50 % jitter.
     pub fn new(master: impl Into<String>, framework_info: FrameworkInfo) -> Self {
         SchedulerConfig {
             masters: vec![master.into()],

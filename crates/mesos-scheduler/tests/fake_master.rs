@@ -412,7 +412,7 @@ async fn json_subscription_sends_and_receives_json() {
     until(&mut events, is_subscribed).await;
     let stream = master.wait_for_subscription(1, WAIT).await;
     assert_eq!(stream.encoding.media_type(), "application/json");
-    let sent = update("pb", TaskState::TaskStarting, Some(&[9; 16]));
+    let sent = update("json", TaskState::TaskStarting, Some(&[9; 16]));
     stream.send(&sent);
     let SchedulerEvent::Event(got) = until(&mut events, is_event(EventType::Update)).await else {
         unreachable!()

@@ -921,13 +921,7 @@ pub async fn repeated(
         .args(["--tasks-per-offer", &args.tasks_per_offer.to_string()])
         .args(["--max-in-flight", &args.max_in_flight.to_string()])
         .args(["--task-duration", &secs(args.task_duration)])
-        .args([
-            "--content-type",
-            match args.content_type {
-                crate::run_args::ContentType::Json => "json",
-                crate::run_args::ContentType::Protobuf => "protobuf",
-            },
-        ])
+        .args(["--content-type", args.content_type.arg()])
         .args(["--allocation-interval", &secs(args.allocation_interval)])
         .args(["--control-timeout", &secs(args.control_timeout)])
         .arg("--work-dir")
