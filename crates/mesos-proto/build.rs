@@ -781,6 +781,15 @@ impl Model<'_> {
             Type::Message | Type::Group => format!("message({place}, wt, &mut {buf}, {depth})?;"),
             Type::String => format!("string({place}, wt, &mut {buf})?;"),
             Type::Bytes => format!("bytes({place}, wt, &mut {buf})?;"),
+            Type::Double => format!("double({place}, wt, &mut {buf})?;"),
+            Type::Float => format!("float({place}, wt, &mut {buf})?;"),
+            Type::Int32 | Type::Enum => {
+                format!("varint_field({place}, wt, &mut {buf}, |v| v as i32)?;")
+            }
+            Type::Int64 => format!("varint_field({place}, wt, &mut {buf}, |v| v as i64)?;"),
+            Type::Uint32 => format!("varint_field({place}, wt, &mut {buf}, |v| v as u32)?;"),
+            Type::Uint64 => format!("varint_field({place}, wt, &mut {buf}, |v| v)?;"),
+            Type::Bool => format!("varint_field({place}, wt, &mut {buf}, |v| v != 0)?;"),
             _ => format!(
                 "scalar(::prost::encoding::{}::merge, {place}, wt, &mut {buf})?;",
                 Self::prost_module(f)
