@@ -781,8 +781,12 @@ impl Model<'_> {
             Type::Message | Type::Group => format!("message({place}, wt, &mut {buf}, {depth})?;"),
             Type::String => format!("string({place}, wt, &mut {buf})?;"),
             Type::Bytes => format!("bytes({place}, wt, &mut {buf})?;"),
-            Type::Double => format!("double({place}, wt, &mut {buf})?;"),
-            Type::Float => format!("float({place}, wt, &mut {buf})?;"),
+            Type::Double => format!(
+                "fixed_field({place}, wt, WireType::SixtyFourBit, &mut {buf}, f64::from_le_bytes)?;"
+            ),
+            Type::Float => format!(
+                "fixed_field({place}, wt, WireType::ThirtyTwoBit, &mut {buf}, f32::from_le_bytes)?;"
+            ),
             Type::Int32 | Type::Enum => {
                 format!("varint_field({place}, wt, &mut {buf}, |v| v as i32)?;")
             }

@@ -129,27 +129,21 @@ pub(crate) fn varint_field<T>(
     Some(())
 }
 
-/// A singular `double` field (8 bytes, little-endian).
+/// A singular fixed-width field of `N` little-endian bytes sent as `expected` (`double`:
+/// 8 bytes as `SixtyFourBit`, read with `f64::from_le_bytes`; `float`: 4 as `ThirtyTwoBit`).
 #[inline]
-pub(crate) fn double(slot: &mut f64, wire_type: WireType, buf: &mut &[u8]) -> Option<()> {
-    if wire_type != WireType::SixtyFourBit {
+pub(crate) fn fixed_field<const N: usize, T>(
+    slot: &mut T,
+    wire_type: WireType,
+    expected: WireType,
+    buf: &mut &[u8],
+    convert: impl FnOnce([u8; N]) -> T,
+) -> Option<()> {
+    if wire_type != expected {
         return None;
     }
-    let (bytes, rest) = buf.split_first_chunk::<8>()?;
-    *slot = f64::from_le_bytes(*bytes);
-    *buf = rest;
-    Some(())
-}
-
-/// A singular `float` field (4 bytes, little-endian).
-#[allow(dead_code)] // the generator supports every proto type; not all are used
-#[inline]
-pub(crate) fn float(slot: &mut f32, wire_type: WireType, buf: &mut &[u8]) -> Option<()> {
-    if wire_type != WireType::ThirtyTwoBit {
-        return None;
-    }
-    let (bytes, rest) = buf.split_first_chunk::<4>()?;
-    *slot = f32::from_le_bytes(*bytes);
+    let (bytes, rest) = buf.split_first_chunk::<N>()?;
+    *slot = convert(*bytes);
     *buf = rest;
     Some(())
 }
