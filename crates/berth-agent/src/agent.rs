@@ -10,13 +10,13 @@
 //! master is slow to read its own: two actors blocked on each other's full channels cannot
 //! deadlock.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::ledger::{Ledger, Outgoing};
 use berth_core::msg::{AgentToMaster, MasterToAgent, Registration, TaskReport};
-use mesos_proto::id::{AgentId, ContainerId, FrameworkId, TaskId};
+use mesos_proto::id::{AgentId, ContainerId, FrameworkId, IdSet, TaskId};
 use mesos_proto::v1::framework_info::capability::Type as Capability;
 use mesos_proto::v1::task_status::{Reason, Source};
 use mesos_proto::v1::{FrameworkInfo, KillPolicy, TaskInfo, TaskState, TaskStatus};
@@ -90,7 +90,7 @@ struct State<C> {
     /// holds eleven values inline and stays allocated when the map empties again.
     tasks: BTreeMap<Key, Box<Entry>>,
     ledger: Ledger,
-    removed_frameworks: HashSet<FrameworkId>,
+    removed_frameworks: IdSet<FrameworkId>,
     recovering: Vec<PendingRecovery>,
     /// Messages for the master, oldest first.
     outbox: VecDeque<AgentToMaster>,
@@ -152,7 +152,7 @@ impl<C: Containerizer> Agent<C> {
             previous_id: None,
             tasks: BTreeMap::new(),
             ledger: Ledger::new(),
-            removed_frameworks: HashSet::new(),
+            removed_frameworks: IdSet::default(),
             recovering: Vec::new(),
             outbox: VecDeque::new(),
             master_gone: false,

@@ -8,13 +8,12 @@
 //! acknowledgements, kills), without Docker and without touching the disk, so that one process
 //! can hold thousands of agents for control-plane benchmarks and scale tests.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use mesos_proto::id::{AgentId, ContainerId};
+use mesos_proto::id::{AgentId, ContainerId, IdMap};
 use tokio::sync::Notify;
 
 use crate::containerizer::{
@@ -57,7 +56,7 @@ pub struct SimulatedContainerizer {
     config: SimulatedConfig,
     draws: AtomicU64,
     /// The running "containers": each one's kill signal.
-    running: Mutex<HashMap<ContainerId, Arc<Notify>>>,
+    running: Mutex<IdMap<ContainerId, Arc<Notify>>>,
 }
 
 /// SplitMix64: a tiny, well-mixed hash of a counter, for the failure draws.
@@ -74,7 +73,7 @@ impl SimulatedContainerizer {
         SimulatedContainerizer {
             config,
             draws: AtomicU64::new(0),
-            running: Mutex::new(HashMap::new()),
+            running: Mutex::new(IdMap::default()),
         }
     }
 

@@ -19,11 +19,11 @@
 //! many frameworks have filters on many agents.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mesos_proto::id::{AgentId, FrameworkId};
+use mesos_proto::id::{AgentId, FrameworkId, IdMap, IdSet};
 
 use crate::resources::Resources;
 
@@ -145,18 +145,19 @@ struct AgentSlot {
 /// and refusal filters use small integers instead of strings.
 #[derive(Debug, Default)]
 struct Interner {
-    framework_keys: HashMap<FrameworkId, u32>,
+    framework_keys: IdMap<FrameworkId, u32>,
     frameworks: Vec<FrameworkId>,
-    role_keys: HashMap<String, u32>,
+    role_keys: IdMap<String, u32>,
     roles: Vec<String>,
-    name_ids: HashMap<String, usize>,
+    name_ids: IdMap<String, usize>,
     names: Vec<String>,
 }
 
 /// The number of `key` in `keys`, a new one (the count so far) the first time it is seen;
 /// `true` when it was new.
-fn number_of<K, Q>(keys: &mut HashMap<K, u32>, key: &Q) -> (u32, bool)
+fn number_of<K, Q, S>(keys: &mut HashMap<K, u32, S>, key: &Q) -> (u32, bool)
 where
+    S: std::hash::BuildHasher,
     K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
     Q: ToOwned<Owned = K> + std::hash::Hash + Eq + ?Sized,
 {
@@ -209,7 +210,7 @@ fn change_agent_alloc(
     allocations: &mut Vec<(u32, Vec<i64>)>,
     key: u32,
     res: &Resources,
-    name_ids: &HashMap<String, usize>,
+    name_ids: &IdMap<String, usize>,
     sign: i64,
 ) {
     let pos = match allocations.iter().position(|(k, _)| *k == key) {
@@ -285,18 +286,18 @@ pub struct Allocator {
     config: AllocatorConfig,
     /// Agents in a vector (rounds walk it without hashing); `agent_index` finds one by ID.
     agents: Vec<AgentSlot>,
-    agent_index: HashMap<AgentId, usize>,
+    agent_index: IdMap<AgentId, usize>,
     frameworks: BTreeMap<FrameworkId, FrameworkSlot>,
     /// Scalar allocations (offered + used) per framework, in thousandths, by resource name;
     /// kept even for frameworks not (yet) added, e.g. tasks recovered from an agent.
-    framework_alloc: HashMap<FrameworkId, BTreeMap<String, i64>>,
+    framework_alloc: IdMap<FrameworkId, BTreeMap<String, i64>>,
     /// Scalar totals of the cluster, in thousandths.
     cluster_total: BTreeMap<String, i64>,
     interner: Interner,
     /// The next `AgentSlot::key`.
     next_agent_key: u32,
     /// The resource bags filters refer to, each kept once.
-    filter_resources: HashSet<Arc<Resources>>,
+    filter_resources: IdSet<Arc<Resources>>,
     /// Resources came back to an agent's free pool since the last round.
     freed: bool,
 }
@@ -549,15 +550,30 @@ impl Allocator {
     }
 
     fn change_alloc(&mut self, framework_id: &FrameworkId, res: &Resources, sign: i64) {
-        let entry = self
-            .framework_alloc
-            .entry(framework_id.clone())
-            .or_default();
+        // Found by reference: no ID or name is copied unless it is new (every task's end
+        // comes through here).
+        let entry = match self.framework_alloc.get_mut(framework_id) {
+            Some(entry) => entry,
+            // Taking from nothing leaves nothing.
+            None if sign <= 0 => return,
+            None => self
+                .framework_alloc
+                .entry(framework_id.clone())
+                .or_default(),
+        };
         for (name, v) in res.scalars() {
-            let e = entry.entry(name.to_string()).or_insert(0);
-            *e += sign * v;
-            if *e <= 0 {
-                entry.remove(name);
+            let change = sign * v;
+            match entry.get_mut(name) {
+                Some(e) => {
+                    *e += change;
+                    if *e <= 0 {
+                        entry.remove(name);
+                    }
+                }
+                None if change > 0 => {
+                    entry.insert(name.to_string(), change);
+                }
+                None => {}
             }
         }
         if entry.is_empty() {

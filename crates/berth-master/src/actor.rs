@@ -17,7 +17,7 @@ use berth_core::task as task_sm;
 use bytes::Bytes;
 use futures::stream::{SelectAll, Stream, StreamExt};
 use futures::FutureExt;
-use mesos_proto::id::{AgentId, FrameworkId, MasterIds, OfferId, TaskId};
+use mesos_proto::id::{AgentId, FrameworkId, IdMap, IdSet, MasterIds, OfferId, TaskId};
 use mesos_proto::v1::scheduler::{call, event, Call, Event};
 use mesos_proto::v1::{
     self, framework_info::capability::Type as Cap, offer, task_status, FrameworkInfo, MasterInfo,
@@ -209,10 +209,10 @@ pub(crate) struct Framework {
     /// Known only from an agent's task report after a master restart.
     pub recovered: bool,
     pub failover_deadline: Option<Instant>,
-    pub tasks: BTreeMap<TaskId, Task>,
+    pub tasks: IdMap<TaskId, Task>,
     /// Their `/state` entries only (see [`CompletedTasks`]).
     pub completed_tasks: CompletedTasks,
-    pub offers: BTreeSet<OfferId>,
+    pub offers: IdSet<OfferId>,
 }
 
 impl Framework {
@@ -275,7 +275,7 @@ struct Link {
 /// done, or refused through events, afterwards). Pipelined calls then need no round trip to
 /// the actor each. Anything else goes through the actor for the exact error.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Sessions(Arc<std::sync::RwLock<HashMap<FrameworkId, String>>>);
+pub(crate) struct Sessions(Arc<std::sync::RwLock<IdMap<FrameworkId, String>>>);
 
 impl Sessions {
     fn insert(&self, framework_id: &FrameworkId, stream_id: &str) {
@@ -363,21 +363,21 @@ pub(crate) struct MasterActor {
     next_framework: u64,
     next_agent: u64,
     next_offer: u64,
-    pub frameworks: BTreeMap<FrameworkId, Framework>,
+    pub frameworks: IdMap<FrameworkId, Framework>,
     pub completed_frameworks: VecDeque<Framework>,
     /// Removed framework IDs (refused on re-subscribe).
     removed: HashSet<FrameworkId>,
     /// Frameworks known from the store but not (yet) re-subscribed.
     stored: HashMap<FrameworkId, FrameworkRecord>,
-    pub agents: HashMap<AgentId, Agent>,
+    pub agents: IdMap<AgentId, Agent>,
     /// Agents registered before a restart that have not re-registered yet, with the time
     /// after which they are forgotten.
     pub recovering: BTreeMap<AgentId, (AgentRecord, Instant)>,
     /// Explicit reconciliations of unknown tasks waiting for `recovering` agents.
     deferred_reconciliations: Vec<(FrameworkId, call::reconcile::Task)>,
-    pub offers: HashMap<OfferId, OfferRec>,
+    pub offers: IdMap<OfferId, OfferRec>,
     pub allocator: Allocator,
-    links: HashMap<u64, Link>,
+    links: IdMap<u64, Link>,
     agent_inbox: AgentInbox,
     next_link: u64,
     origin: Instant,
@@ -504,9 +504,9 @@ impl MasterActor {
                     active: false,
                     recovered: false,
                     failover_deadline: None,
-                    tasks: BTreeMap::new(),
+                    tasks: IdMap::default(),
                     completed_tasks: CompletedTasks::default(),
-                    offers: BTreeSet::new(),
+                    offers: IdSet::default(),
                 });
             } else {
                 stored.insert(id, rec);
@@ -545,13 +545,13 @@ impl MasterActor {
             next_framework: identity.next_framework,
             next_agent: identity.next_agent,
             next_offer: identity.next_offer,
-            frameworks: BTreeMap::new(),
+            frameworks: IdMap::default(),
             completed_frameworks,
             removed,
             stored,
-            agents: HashMap::new(),
-            offers: HashMap::new(),
-            links: HashMap::new(),
+            agents: IdMap::default(),
+            offers: IdMap::default(),
+            links: IdMap::default(),
             agent_inbox: SelectAll::new(),
             unflushed: Vec::new(),
             sessions,
@@ -680,12 +680,13 @@ impl MasterActor {
             self.send_event(&id, &heartbeat_event());
         }
         // Failover timeouts.
-        let expired: Vec<FrameworkId> = self
+        let mut expired: Vec<FrameworkId> = self
             .frameworks
             .values()
             .filter(|f| f.failover_deadline.is_some_and(|d| d <= now))
             .map(|f| f.id.clone())
             .collect();
+        expired.sort_unstable();
         for id in expired {
             info!(framework_id = %id, "framework failover timeout expired");
             self.remove_framework(&id);
@@ -1035,9 +1036,9 @@ impl MasterActor {
                     active: true,
                     recovered: false,
                     failover_deadline: None,
-                    tasks: BTreeMap::new(),
+                    tasks: IdMap::default(),
                     completed_tasks: CompletedTasks::default(),
-                    offers: BTreeSet::new(),
+                    offers: IdSet::default(),
                 },
             );
         }
@@ -1120,7 +1121,8 @@ impl MasterActor {
         fw.active = false;
         fw.failover_deadline = None;
         fw.unregistered_time = now;
-        let tasks = std::mem::take(&mut fw.tasks);
+        let mut tasks: Vec<(TaskId, Task)> = std::mem::take(&mut fw.tasks).into_iter().collect();
+        tasks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let mut agents = BTreeSet::new();
         for (_, mut task) in tasks {
             agents.insert(task.agent_id.clone());
@@ -2005,7 +2007,10 @@ impl MasterActor {
         let mut out = Vec::new();
         let mut deferred = Vec::new();
         if tasks.is_empty() {
-            for t in fw.tasks.values() {
+            // In task ID order (the map is a hash map).
+            let mut all: Vec<(&TaskId, &Task)> = fw.tasks.iter().collect();
+            all.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (_, t) in all {
                 out.push(reconciliation_status(t));
             }
         } else {
@@ -2284,6 +2289,7 @@ impl MasterActor {
                 }
             }
         }
+        lost.sort_unstable();
         for (fid, tid) in lost {
             self.agent_lost_task(&fid, &tid, "Task is unknown to the agent");
         }
@@ -2322,9 +2328,9 @@ impl MasterActor {
                         active: false,
                         recovered: true,
                         failover_deadline: Some(deadline_after(timeout)),
-                        tasks: BTreeMap::new(),
+                        tasks: IdMap::default(),
                         completed_tasks: CompletedTasks::default(),
-                        offers: BTreeSet::new(),
+                        offers: IdSet::default(),
                     },
                 );
             }
@@ -2417,12 +2423,14 @@ impl MasterActor {
                 }
             }
         }
+        lost.sort_unstable();
         for (fid, tid) in lost {
             self.agent_lost_task(&fid, &tid, "Agent removed");
         }
         self.allocator.remove_agent(agent_id);
         self.agents.remove(agent_id);
-        let fws: Vec<FrameworkId> = self.frameworks.keys().cloned().collect();
+        let mut fws: Vec<FrameworkId> = self.frameworks.keys().cloned().collect();
+        fws.sort_unstable();
         for fid in fws {
             let ev = Event {
                 r#type: Some(event::Type::Failure as i32),

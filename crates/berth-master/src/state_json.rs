@@ -16,6 +16,7 @@ use std::task::{Context, Poll};
 use berth_core::resources::Resources;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
+use mesos_proto::id::TaskId;
 use mesos_proto::json::Writer;
 use mesos_proto::v1::{value, Attribute, TaskStatus};
 use mesos_proto::MesosJson;
@@ -263,7 +264,10 @@ pub(crate) fn snapshot(m: &MasterActor) -> StateDoc {
     w.end_array();
     w.field("frameworks");
     w.begin_array();
-    for f in m.frameworks.values() {
+    // In ID order, as agents are (the map is a hash map, looked up on every update).
+    let mut frameworks: Vec<&Framework> = m.frameworks.values().collect();
+    frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    for f in frameworks {
         w.element();
         write_framework(m, f, &mut w, &mut splices);
     }
@@ -505,7 +509,8 @@ fn write_framework(
         }
     }
     let mut offered = Resources::new();
-    let offers: Vec<_> = f.offers.iter().filter_map(|id| m.offers.get(id)).collect();
+    let mut offers: Vec<_> = f.offers.iter().filter_map(|id| m.offers.get(id)).collect();
+    offers.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     for o in &offers {
         offered.add(&o.resources);
     }
@@ -582,7 +587,9 @@ fn write_framework(
     }
     w.field("tasks");
     w.begin_array();
-    for t in f.tasks.values() {
+    let mut tasks: Vec<(&TaskId, &Task)> = f.tasks.iter().collect();
+    tasks.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    for (_, t) in tasks {
         w.element();
         write_task(t, w);
     }

@@ -6,6 +6,17 @@
 
 use std::fmt;
 
+/// A hash map keyed by IDs (or by names: roles, resources), for the maps every task's status
+/// updates and acknowledgements go through. IDs that Mesos generates share a long prefix (the master's UUID), so ordered
+/// maps compare most of it at every step of every lookup; hashing reads the ID once.
+/// The hasher is foldhash's fast one, seeded at random per map (IDs chosen by schedulers
+/// cannot be aimed at one fixed seed). Its iteration order is unspecified, as in Mesos's own
+/// `hashmap`s: where berth shows a map in order, it sorts.
+pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// A hash set of IDs, hashed as [`IdMap`] hashes.
+pub type IdSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 use crate::v1;
 
 /// Why an ID chosen by a scheduler is refused; `Display` gives Mesos's text.

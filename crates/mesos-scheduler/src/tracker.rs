@@ -1,8 +1,7 @@
 //! [`TaskTracker`]: the tasks the client believes are alive, learnt from UPDATE events and
 //! launches, so that they can be reconciled explicitly after a re-subscription.
 
-use std::collections::BTreeMap;
-
+use mesos_proto::id::IdMap;
 use mesos_proto::v1::scheduler::call::reconcile;
 use mesos_proto::v1::{AgentId, TaskId, TaskInfo, TaskState, TaskStatus};
 
@@ -18,9 +17,12 @@ pub struct TrackedTask {
 }
 
 /// Non-terminal tasks by id. A terminal update removes the task.
+///
+/// Hashed, not ordered: every UPDATE event looks its task up here. The views that list
+/// tasks sort them by id.
 #[derive(Debug, Clone, Default)]
 pub struct TaskTracker {
-    tasks: BTreeMap<String, TrackedTask>,
+    tasks: IdMap<String, TrackedTask>,
 }
 
 impl TaskTracker {
@@ -89,13 +91,21 @@ impl TaskTracker {
 
     /// The tracked tasks, ordered by id.
     pub fn snapshot(&self) -> Vec<TrackedTask> {
-        self.tasks.values().cloned().collect()
+        let mut all: Vec<TrackedTask> = self.tasks.values().cloned().collect();
+        all.sort_unstable_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+        all
     }
 
-    /// The entries of an explicit RECONCILE for every tracked task.
+    fn by_id(&self) -> Vec<&TrackedTask> {
+        let mut all: Vec<&TrackedTask> = self.tasks.values().collect();
+        all.sort_unstable_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
+        all
+    }
+
+    /// The entries of an explicit RECONCILE for every tracked task, ordered by id.
     pub fn reconcile_entries(&self) -> Vec<reconcile::Task> {
-        self.tasks
-            .values()
+        self.by_id()
+            .into_iter()
             .map(|t| reconcile::Task {
                 task_id: t.task_id.clone(),
                 agent_id: t.agent_id.clone(),
