@@ -619,10 +619,23 @@ pub fn write_double(out: &mut String, d: f64) {
     if d < 0.0 {
         out.push('-');
     }
-    // Shortest round-trip digits and decimal exponent.
+    // Shortest round-trip digits. Where ryu writes them without an exponent (magnitudes from
+    // 1e-5 to below 1e16: every timestamp, every resource amount) its text is rapidjson's
+    // already: `100.0`, `0.5`, `1764244000.123456`; the rest goes through the general path.
     let mut buf = ryu::Buffer::new();
+    let text = buf.format_finite(d.abs());
+    if !text.as_bytes().contains(&b'e') {
+        out.push_str(text);
+        return;
+    }
+    write_scaled(out, text);
+}
+
+/// The general case of [`write_double`]: ryu's `text` (with an exponent) laid out as
+/// rapidjson lays it out.
+fn write_scaled(out: &mut String, text: &str) {
     let mut digit_buf = [0u8; 24];
-    let (digits, exp10) = significant_digits(buf.format_finite(d.abs()), &mut digit_buf);
+    let (digits, exp10) = significant_digits(text, &mut digit_buf);
     let length = i32::try_from(digits.len()).unwrap_or(i32::MAX);
     // value = digits * 10^k
     let k = exp10 - (length - 1);
@@ -723,6 +736,60 @@ mod tests {
         let mut s = String::new();
         write_double(&mut s, d);
         s
+    }
+
+    /// `d` (positive, finite) laid out by the general path alone, skipping the shortcut.
+    fn general(d: f64) -> String {
+        let mut s = String::new();
+        write_scaled(&mut s, ryu::Buffer::new().format_finite(d));
+        s
+    }
+
+    proptest! {
+        #[test]
+        fn the_shortcut_writes_what_the_general_path_writes(
+            mantissa in 1.0f64..10.0,
+            exp in -30i32..30,
+            bits in any::<u64>(),
+        ) {
+            let scaled = mantissa * 10f64.powi(exp);
+            let raw = f64::from_bits(bits).abs();
+            for d in [scaled, raw, scaled.round(), (scaled * 1e6).round() / 1e6] {
+                if d.is_finite() && d > 0.0 {
+                    prop_assert_eq!(fmt(d), general(d), "{:e}", d);
+                    prop_assert_eq!(fmt(-d), format!("-{}", general(d)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_shortcut_agrees_at_the_edges_of_ryus_plain_range() {
+        for d in [
+            1e-7,
+            1e-6,
+            9.999e-6,
+            1e-5,
+            1.5e-5,
+            1e-4,
+            0.001,
+            0.5,
+            1.0,
+            100.0,
+            1e15,
+            9.99e15,
+            1e16,
+            1.5e16,
+            1e21,
+            1e22,
+            1_764_244_000.123_456,
+            4_503_599_627_370_497.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            assert_eq!(fmt(d), general(d), "{d:e}");
+        }
     }
 
     /// The former (allocating) digit extraction, kept as the reference for the new one.
