@@ -10,13 +10,13 @@
 //! master is slow to read its own: two actors blocked on each other's full channels cannot
 //! deadlock.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use berth_core::ledger::{Ledger, Outgoing};
 use berth_core::msg::{AgentToMaster, MasterToAgent, Registration, TaskReport};
-use mesos_proto::id::{AgentId, ContainerId, FrameworkId, IdSet, TaskId};
+use mesos_proto::id::{AgentId, ContainerId, FrameworkId, IdMap, IdSet, TaskId};
 use mesos_proto::v1::framework_info::capability::Type as Capability;
 use mesos_proto::v1::task_status::{Reason, Source};
 use mesos_proto::v1::{FrameworkInfo, KillPolicy, TaskInfo, TaskState, TaskStatus};
@@ -86,9 +86,11 @@ struct State<C> {
     agent_id: Option<AgentId>,
     /// The ID read from the checkpoint, until the master confirms or replaces it.
     previous_id: Option<AgentId>,
-    /// Boxed: an `Entry` is kilobytes (FrameworkInfo, TaskInfo inline), and a BTreeMap node
-    /// holds eleven values inline and stays allocated when the map empties again.
-    tasks: BTreeMap<Key, Box<Entry>>,
+    /// Boxed: an `Entry` is kilobytes (FrameworkInfo, TaskInfo inline), and the map's table
+    /// stays allocated when it empties again. Hashed: every update and acknowledgement finds
+    /// its task here, and ordered keys would compare the framework ID (41 bytes, most of them
+    /// the master's UUID) at every step.
+    tasks: IdMap<Key, Box<Entry>>,
     ledger: Ledger,
     removed_frameworks: IdSet<FrameworkId>,
     recovering: Vec<PendingRecovery>,
@@ -150,7 +152,7 @@ impl<C: Containerizer> Agent<C> {
             workers_shutdown: shutdown.child_token(),
             agent_id: None,
             previous_id: None,
-            tasks: BTreeMap::new(),
+            tasks: IdMap::default(),
             ledger: Ledger::new(),
             removed_frameworks: IdSet::default(),
             recovering: Vec::new(),
@@ -432,7 +434,10 @@ impl<C: Containerizer> State<C> {
         if !self.checkpoints() {
             return;
         }
-        let records: Vec<TaskRecord> = self.tasks.keys().filter_map(|k| self.record(k)).collect();
+        // In key order: the checkpoint reads the same whatever the map's order.
+        let mut keys: Vec<&Key> = self.tasks.keys().collect();
+        keys.sort_unstable();
+        let records: Vec<TaskRecord> = keys.into_iter().filter_map(|k| self.record(k)).collect();
         if let Err(err) = checkpoint::save_tasks(&self.config.work_dir, &records).await {
             tracing::error!(error = %err, "cannot checkpoint the agent's tasks");
         }
@@ -832,8 +837,8 @@ impl<C: Containerizer> State<C> {
         if entry.worker_done && (framework_gone || (entry.state.is_terminal() && acknowledged)) {
             let removed = self.tasks.remove(key).map(|entry| entry.container_id);
             if self.tasks.is_empty() {
-                // Free the emptied map's root node: most agents sit idle between tasks.
-                self.tasks = BTreeMap::new();
+                // Free the emptied map's table: most agents sit idle between tasks.
+                self.tasks = IdMap::default();
             }
             return removed;
         }

@@ -14,11 +14,11 @@
 //! The ledger is pure: time is an argument (`now`), and what to forward is returned as
 //! [`Outgoing`] values for the caller to send. Nothing here sleeps or does I/O.
 
-use std::collections::btree_map::Entry;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::hash_map::Entry;
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use mesos_proto::id::{FrameworkId, TaskId};
+use mesos_proto::id::{FrameworkId, IdMap, TaskId};
 use mesos_proto::v1::{TaskState, TaskStatus};
 
 /// First retry interval of an unacknowledged update (Mesos `STATUS_UPDATE_RETRY_INTERVAL_MIN`).
@@ -125,7 +125,7 @@ impl Stream {
 
 /// Appends `status` to the task's stream in `tasks` (made if new).
 fn enqueue(
-    tasks: &mut BTreeMap<TaskId, Stream>,
+    tasks: &mut IdMap<TaskId, Stream>,
     framework_id: &FrameworkId,
     task_id: TaskId,
     state: TaskState,
@@ -159,10 +159,19 @@ fn enqueue(
 
 /// The per-task status-update streams of one agent, by framework then task (found by
 /// reference: no key is built, so no ID is copied, on the per-update path). An emptied
-/// framework's map is removed at once.
+/// framework's map is removed at once. The maps are hashed ([`IdMap`]); what the ledger
+/// hands out in bulk (retries, re-sends) comes in framework and task order.
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
-    streams: BTreeMap<FrameworkId, BTreeMap<TaskId, Stream>>,
+    streams: IdMap<FrameworkId, IdMap<TaskId, Stream>>,
+}
+
+/// Puts updates handed out together in framework and task order.
+fn in_order(mut out: Vec<Outgoing>) -> Vec<Outgoing> {
+    out.sort_unstable_by(|a, b| {
+        (&a.framework_id, &a.status.task_id.value).cmp(&(&b.framework_id, &b.status.task_id.value))
+    });
+    out
 }
 
 /// A fresh random 16-byte UUID for an update.
@@ -209,7 +218,7 @@ impl Ledger {
         if let Some(tasks) = self.streams.get_mut(framework_id) {
             return enqueue(tasks, framework_id, task_id, state, status, now);
         }
-        let mut tasks = BTreeMap::new();
+        let mut tasks = IdMap::default();
         let outgoing = enqueue(&mut tasks, framework_id, task_id, state, status, now)?;
         self.streams.insert(framework_id.clone(), tasks);
         Ok(outgoing)
@@ -249,7 +258,7 @@ impl Ledger {
     /// (capped at [`RETRY_INTERVAL_MAX`]).
     pub fn due(&mut self, now: Instant) -> Vec<Outgoing> {
         let mut out = Vec::new();
-        for stream in self.streams.values_mut().flat_map(BTreeMap::values_mut) {
+        for stream in self.streams.values_mut().flat_map(IdMap::values_mut) {
             let Some(retry) = stream.retry else { continue };
             if retry.at > now {
                 continue;
@@ -261,7 +270,7 @@ impl Ledger {
             });
             out.extend(stream.outgoing());
         }
-        out
+        in_order(out)
     }
 
     /// The earliest moment [`Ledger::due`] will return something; `None` when nothing is in
@@ -269,7 +278,7 @@ impl Ledger {
     pub fn next_deadline(&self) -> Option<Instant> {
         self.streams
             .values()
-            .flat_map(BTreeMap::values)
+            .flat_map(IdMap::values)
             .filter_map(|s| s.retry.map(|r| r.at))
             .min()
     }
@@ -277,24 +286,28 @@ impl Ledger {
     /// The framework re-subscribed: every head of its streams is forwarded again now, with the
     /// retry interval starting over.
     pub fn reconnect(&mut self, framework_id: &FrameworkId, now: Instant) -> Vec<Outgoing> {
-        self.streams
-            .get_mut(framework_id)
-            .map(|tasks| {
-                tasks
-                    .values_mut()
-                    .filter_map(|s| s.send_head(now))
-                    .collect()
-            })
-            .unwrap_or_default()
+        in_order(
+            self.streams
+                .get_mut(framework_id)
+                .map(|tasks| {
+                    tasks
+                        .values_mut()
+                        .filter_map(|s| s.send_head(now))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
     }
 
     /// Every head, forwarded again now (after the agent re-registered with the master).
     pub fn resend_all(&mut self, now: Instant) -> Vec<Outgoing> {
-        self.streams
-            .values_mut()
-            .flat_map(BTreeMap::values_mut)
-            .filter_map(|s| s.send_head(now))
-            .collect()
+        in_order(
+            self.streams
+                .values_mut()
+                .flat_map(IdMap::values_mut)
+                .filter_map(|s| s.send_head(now))
+                .collect(),
+        )
     }
 
     /// Drops every pending update of the framework (it was shut down); returns how many.
@@ -320,10 +333,10 @@ impl Ledger {
         dropped
     }
 
-    /// An emptied BTreeMap keeps its root node (~1.5 KB here); an idle agent should not.
+    /// An emptied map keeps its table; an idle agent should not.
     fn release_if_empty(&mut self) {
         if self.streams.is_empty() {
-            self.streams = BTreeMap::new();
+            self.streams = IdMap::default();
         }
     }
 
@@ -358,6 +371,7 @@ impl Ledger {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     fn fw(n: u8) -> FrameworkId {
         FrameworkId::generated(format!("fw-{n}"))
