@@ -7,7 +7,7 @@
 //! the rest into a [`StateDoc`], with the completed tasks' blocks spliced in by reference;
 //! whoever asked puts the bytes together (or streams them as an HTTP body), outside the actor.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -18,7 +18,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
 use mesos_proto::id::TaskId;
 use mesos_proto::json::Writer;
-use mesos_proto::v1::{value, Attribute, TaskStatus};
+use mesos_proto::v1::{value, Attribute, ContainerStatus, Resource, TaskStatus};
 use mesos_proto::MesosJson;
 
 use crate::actor::{Agent, Framework, MasterActor, Task, MESOS_VERSION};
@@ -680,7 +680,7 @@ fn write_task(t: &Task, w: &mut Writer) {
     w.field("resources");
     // The task's own resources, as Mesos shows them: not `t.resources`, which for the first
     // task of a LAUNCH_GROUP also holds the executor's.
-    write_summary(&Resources::from_proto_lossy(&t.info.resources), w);
+    write_resources_summary(&t.info.resources, w);
     if !t.info.limits.is_empty() {
         w.field("limits");
         w.begin_object();
@@ -694,9 +694,12 @@ fn write_task(t: &Task, w: &mut Writer) {
     w.string(&t.role);
     w.field("statuses");
     w.begin_array();
+    // A task's statuses mostly carry one container status (its container ID and network):
+    // rendered once, repeated while equal.
+    let mut last = None;
     for s in &t.statuses {
         w.element();
-        write_status(s, w);
+        write_status(s, w, &mut last);
     }
     w.end_array();
     if let Some(labels) = &t.info.labels {
@@ -720,7 +723,35 @@ fn write_task(t: &Task, w: &mut Writer) {
     w.end_object();
 }
 
-fn write_status(s: &TaskStatus, w: &mut Writer) {
+thread_local! {
+    /// The resources of the task rendered last on this thread, and their summary. A
+    /// framework's tasks mostly share one shape (the instances of one app, the tasks of one
+    /// job), and parsing a task's resources took a third of rendering its entry.
+    static LAST_SUMMARY: RefCell<(Vec<Resource>, String)> =
+        const { RefCell::new((Vec::new(), String::new())) };
+}
+
+/// The summary object of a task's own resources, as Mesos shows it.
+fn write_resources_summary(resources: &[Resource], w: &mut Writer) {
+    LAST_SUMMARY.with_borrow_mut(|(last, json)| {
+        if json.is_empty() || last.as_slice() != resources {
+            let mut summary = Writer::default();
+            write_summary(&Resources::from_proto_lossy(resources), &mut summary);
+            *json = summary.finish();
+            last.clear();
+            last.extend_from_slice(resources);
+        }
+        w.raw(json);
+    });
+}
+
+/// One entry of a task's `statuses`. `last` holds the container status rendered last in
+/// this list, and its text.
+fn write_status<'a>(
+    s: &'a TaskStatus,
+    w: &mut Writer,
+    last: &mut Option<(&'a ContainerStatus, String)>,
+) {
     w.begin_object();
     w.field("state");
     w.string(
@@ -738,7 +769,15 @@ fn write_status(s: &TaskStatus, w: &mut Writer) {
     }
     if let Some(cs) = &s.container_status {
         w.field("container_status");
-        cs.write_json(w);
+        match last {
+            Some((prev, text)) if **prev == **cs => w.raw(text),
+            _ => {
+                let start = w.len();
+                cs.write_json(w);
+                let text = w.as_str().get(start..).unwrap_or_default().to_owned();
+                *last = Some((cs, text));
+            }
+        }
     }
     if let Some(h) = s.healthy {
         w.field("healthy");
@@ -795,6 +834,83 @@ mod tests {
         }
         assert!(body.is_end_stream());
         (String::from_utf8(sent).unwrap(), pauses)
+    }
+
+    /// A task using `cpus` with these statuses, each with a container status on `ip`.
+    fn task(cpus: f64, ips: &[&str]) -> Task {
+        use mesos_proto::v1::{
+            network_info::IpAddress, ContainerId, NetworkInfo, TaskId as WireTaskId, TaskInfo,
+            TaskState,
+        };
+        let info = TaskInfo {
+            task_id: WireTaskId {
+                value: format!("t-{cpus}"),
+            },
+            resources: vec![
+                mesos_proto::resource::scalar("cpus", cpus),
+                mesos_proto::resource::scalar("mem", 32.0),
+            ],
+            ..Default::default()
+        };
+        let statuses = ips
+            .iter()
+            .enumerate()
+            .map(|(i, ip)| TaskStatus {
+                state: [
+                    TaskState::TaskStarting,
+                    TaskState::TaskRunning,
+                    TaskState::TaskFinished,
+                ][i % 3] as i32,
+                timestamp: Some(1_764_244_000.5 + i as f64),
+                container_status: Some(Box::new(ContainerStatus {
+                    container_id: Some(ContainerId {
+                        value: "c".into(),
+                        parent: None,
+                    }),
+                    network_infos: vec![NetworkInfo {
+                        ip_addresses: vec![IpAddress {
+                            protocol: None,
+                            ip_address: Some((*ip).into()),
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })),
+                ..Default::default()
+            })
+            .collect();
+        Task {
+            info: std::sync::Arc::new(info),
+            framework_id: mesos_proto::id::FrameworkId::generated("f"),
+            agent_id: mesos_proto::id::AgentId::generated("a"),
+            state: TaskState::TaskFinished,
+            resources: Resources::new(),
+            role: "*".into(),
+            statuses,
+            status_update_state: None,
+            status_update_uuid: None,
+            holds_resources: false,
+        }
+    }
+
+    #[test]
+    fn repeated_parts_of_entries_are_written_as_they_were_the_first_time() {
+        let one = task(0.5, &["10.0.0.1", "10.0.0.1", "10.0.0.1"]);
+        let two = task(2.0, &["10.0.0.1", "10.0.0.2", "10.0.0.1"]);
+        let first = task_entry(&one);
+        let other = task_entry(&two);
+        assert_eq!(task_entry(&one), first);
+        // Each entry shows its own resources, however the previous one looked.
+        assert!(first.contains(r#""resources":{"disk":0.0,"mem":32.0,"gpus":0.0,"cpus":0.5}"#));
+        assert!(other.contains(r#""resources":{"disk":0.0,"mem":32.0,"gpus":0.0,"cpus":2.0}"#));
+        // A changed container status is written as it is, and the one after it too.
+        let ips: Vec<&str> = other
+            .match_indices("10.0.0.")
+            .map(|(i, _)| &other[i..i + 8])
+            .collect();
+        assert_eq!(ips, ["10.0.0.1", "10.0.0.2", "10.0.0.1"]);
+        let cs = r#""container_status":{"container_id":{"value":"c"},"network_infos":[{"ip_addresses":[{"protocol":"IPv4","ip_address":"10.0.0.1"}]}]}"#;
+        assert_eq!(first.matches(cs).count(), 3, "{first}");
     }
 
     #[test]

@@ -600,6 +600,21 @@ impl Writer {
     pub fn raw(&mut self, json: &str) {
         self.out.push_str(json);
     }
+
+    /// The text written so far.
+    pub fn as_str(&self) -> &str {
+        &self.out
+    }
+
+    /// How many bytes have been written.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
 }
 
 /// Formats `d` as rapidjson's `Writer::Double` does (with `kWriteNanAndInfFlag`).
