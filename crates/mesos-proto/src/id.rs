@@ -14,7 +14,8 @@ use std::fmt;
 /// `hashmap`s: where berth shows a map in order, it sorts.
 pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-/// A hash set of IDs, hashed as [`IdMap`] hashes.
+/// A hash set hashed as [`IdMap`] hashes: of IDs, or of values made of names and amounts
+/// (the allocator's shared resource bags).
 pub type IdSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 use crate::v1;
