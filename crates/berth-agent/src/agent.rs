@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use berth_core::ledger::{Ledger, Outgoing};
 use berth_core::msg::{AgentToMaster, MasterToAgent, Registration, TaskReport};
-use mesos_proto::id::{AgentId, ContainerId, FrameworkId, IdMap, IdSet, TaskId};
+use mesos_proto::id::{by_key, AgentId, ContainerId, FrameworkId, IdMap, IdSet, TaskId};
 use mesos_proto::v1::framework_info::capability::Type as Capability;
 use mesos_proto::v1::task_status::{Reason, Source};
 use mesos_proto::v1::{FrameworkInfo, KillPolicy, TaskInfo, TaskState, TaskStatus};
@@ -435,9 +435,10 @@ impl<C: Containerizer> State<C> {
             return;
         }
         // In key order: the checkpoint reads the same whatever the map's order.
-        let mut keys: Vec<&Key> = self.tasks.keys().collect();
-        keys.sort_unstable();
-        let records: Vec<TaskRecord> = keys.into_iter().filter_map(|k| self.record(k)).collect();
+        let records: Vec<TaskRecord> = by_key(&self.tasks)
+            .into_iter()
+            .filter_map(|(k, _)| self.record(k))
+            .collect();
         if let Err(err) = checkpoint::save_tasks(&self.config.work_dir, &records).await {
             tracing::error!(error = %err, "cannot checkpoint the agent's tasks");
         }

@@ -17,7 +17,7 @@ use berth_core::task as task_sm;
 use bytes::Bytes;
 use futures::stream::{SelectAll, Stream, StreamExt};
 use futures::FutureExt;
-use mesos_proto::id::{AgentId, FrameworkId, IdMap, IdSet, MasterIds, OfferId, TaskId};
+use mesos_proto::id::{by_key, AgentId, FrameworkId, IdMap, IdSet, MasterIds, OfferId, TaskId};
 use mesos_proto::v1::scheduler::{call, event, Call, Event};
 use mesos_proto::v1::{
     self, framework_info::capability::Type as Cap, offer, task_status, FrameworkInfo, MasterInfo,
@@ -2008,9 +2008,7 @@ impl MasterActor {
         let mut deferred = Vec::new();
         if tasks.is_empty() {
             // In task ID order (the map is a hash map).
-            let mut all: Vec<(&TaskId, &Task)> = fw.tasks.iter().collect();
-            all.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            for (_, t) in all {
+            for (_, t) in by_key(&fw.tasks) {
                 out.push(reconciliation_status(t));
             }
         } else {

@@ -16,7 +16,7 @@ use std::task::{Context, Poll};
 use berth_core::resources::Resources;
 use bytes::Bytes;
 use hyper::body::{Body, Frame, SizeHint};
-use mesos_proto::id::TaskId;
+use mesos_proto::id::by_key;
 use mesos_proto::json::Writer;
 use mesos_proto::v1::{value, Attribute, ContainerStatus, Resource, TaskStatus};
 use mesos_proto::MesosJson;
@@ -265,9 +265,7 @@ pub(crate) fn snapshot(m: &MasterActor) -> StateDoc {
     w.field("frameworks");
     w.begin_array();
     // In ID order, as agents are (the map is a hash map, looked up on every update).
-    let mut frameworks: Vec<&Framework> = m.frameworks.values().collect();
-    frameworks.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-    for f in frameworks {
+    for (_, f) in by_key(&m.frameworks) {
         w.element();
         write_framework(m, f, &mut w, &mut splices);
     }
@@ -587,9 +585,7 @@ fn write_framework(
     }
     w.field("tasks");
     w.begin_array();
-    let mut tasks: Vec<(&TaskId, &Task)> = f.tasks.iter().collect();
-    tasks.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    for (_, t) in tasks {
+    for (_, t) in by_key(&f.tasks) {
         w.element();
         write_task(t, w);
     }

@@ -14,6 +14,14 @@ use std::fmt;
 /// `hashmap`s: where berth shows a map in order, it sorts.
 pub type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// The entries of a hash map (an [`IdMap`], say) in key order, for the places that show one
+/// to users or hand its entries out in bulk.
+pub fn by_key<K: Ord, V, S>(map: &std::collections::HashMap<K, V, S>) -> Vec<(&K, &V)> {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries
+}
+
 /// A hash set hashed as [`IdMap`] hashes: of IDs, or of values made of names and amounts
 /// (the allocator's shared resource bags).
 pub type IdSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;

@@ -1,7 +1,7 @@
 //! [`TaskTracker`]: the tasks the client believes are alive, learnt from UPDATE events and
 //! launches, so that they can be reconciled explicitly after a re-subscription.
 
-use mesos_proto::id::IdMap;
+use mesos_proto::id::{by_key, IdMap};
 use mesos_proto::v1::scheduler::call::reconcile;
 use mesos_proto::v1::{AgentId, TaskId, TaskInfo, TaskState, TaskStatus};
 
@@ -91,22 +91,17 @@ impl TaskTracker {
 
     /// The tracked tasks, ordered by id.
     pub fn snapshot(&self) -> Vec<TrackedTask> {
-        let mut all: Vec<TrackedTask> = self.tasks.values().cloned().collect();
-        all.sort_unstable_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
-        all
-    }
-
-    fn by_id(&self) -> Vec<&TrackedTask> {
-        let mut all: Vec<&TrackedTask> = self.tasks.values().collect();
-        all.sort_unstable_by(|a, b| a.task_id.value.cmp(&b.task_id.value));
-        all
+        by_key(&self.tasks)
+            .into_iter()
+            .map(|(_, t)| t.clone())
+            .collect()
     }
 
     /// The entries of an explicit RECONCILE for every tracked task, ordered by id.
     pub fn reconcile_entries(&self) -> Vec<reconcile::Task> {
-        self.by_id()
+        by_key(&self.tasks)
             .into_iter()
-            .map(|t| reconcile::Task {
+            .map(|(_, t)| reconcile::Task {
                 task_id: t.task_id.clone(),
                 agent_id: t.agent_id.clone(),
             })
