@@ -768,7 +768,7 @@ fn write_status<'a>(
         match last {
             Some((prev, text)) if **prev == **cs => w.raw(text),
             _ => {
-                let start = w.len();
+                let start = w.as_str().len();
                 cs.write_json(w);
                 let text = w.as_str().get(start..).unwrap_or_default().to_owned();
                 *last = Some((cs, text));

@@ -605,16 +605,6 @@ impl Writer {
     pub fn as_str(&self) -> &str {
         &self.out
     }
-
-    /// How many bytes have been written.
-    pub fn len(&self) -> usize {
-        self.out.len()
-    }
-
-    /// Whether nothing has been written.
-    pub fn is_empty(&self) -> bool {
-        self.out.is_empty()
-    }
 }
 
 /// Formats `d` as rapidjson's `Writer::Double` does (with `kWriteNanAndInfFlag`).
