@@ -401,7 +401,7 @@ impl<C: Containerizer> State<C> {
         for out in outgoing {
             self.send(AgentToMaster::StatusUpdate {
                 framework_id: out.framework_id,
-                status: Box::new(out.status),
+                status: out.status,
                 latest_state: out.latest_state,
             });
         }
@@ -631,7 +631,9 @@ impl<C: Containerizer> State<C> {
             drain_timeout: self.config.docker_call_timeout,
             stderr_tail_lines: self.config.stderr_tail_lines,
         };
-        self.workers.spawn(worker.run(start));
+        // Boxed: the worker's future is large, and tokio moves a task's future into its cell
+        // on spawn and overwrites it on completion; a box makes those moves a pointer's.
+        self.workers.spawn(Box::pin(worker.run(start)));
     }
 
     async fn kill_task(
@@ -715,7 +717,13 @@ impl<C: Containerizer> State<C> {
         match self.ledger.acknowledge(&framework_id, &task_id, &uuid, now) {
             Ok(next) => {
                 let key = (framework_id, task_id);
-                match self.forget_if_done(&key) {
+                // With an update still pending the task stays, unless its framework is gone.
+                let done = if next.is_some() && !self.removed_frameworks.contains(&key.0) {
+                    None
+                } else {
+                    self.forget_if_done(&key)
+                };
+                match done {
                     Some(container_id) => self.unsave(&key, &container_id).await,
                     None => self.save(&key).await,
                 }
@@ -1007,7 +1015,7 @@ mod tests {
 
         async fn update(&mut self) -> TaskStatus {
             match self.from_agent.recv().await {
-                Some(AgentToMaster::StatusUpdate { status, .. }) => *status,
+                Some(AgentToMaster::StatusUpdate { status, .. }) => Arc::unwrap_or_clone(status),
                 other => panic!("expected an update, got {other:?}"),
             }
         }
@@ -1212,7 +1220,7 @@ mod tests {
             TaskState::TaskFinished,
         ] {
             let status = match from_agent.recv().await {
-                Some(AgentToMaster::StatusUpdate { status, .. }) => *status,
+                Some(AgentToMaster::StatusUpdate { status, .. }) => Arc::unwrap_or_clone(status),
                 other => panic!("expected an update, got {other:?}"),
             };
             assert_eq!(status.state, expected as i32);

@@ -16,6 +16,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mesos_proto::id::{FrameworkId, IdMap, TaskId};
@@ -32,8 +33,9 @@ pub const RETRY_INTERVAL_MAX: Duration = Duration::from_secs(600);
 pub struct Outgoing {
     /// The task's framework.
     pub framework_id: FrameworkId,
-    /// The update, with its `uuid` set.
-    pub status: TaskStatus,
+    /// The update, with its `uuid` set. Shared with the stream (and, once sent, with the
+    /// master's record of the task): an update is never copied on its way.
+    pub status: Arc<TaskStatus>,
     /// The newest state queued for the task (Mesos's `latest_state`), which may be ahead of
     /// `status.state` when updates wait behind the head.
     pub latest_state: TaskState,
@@ -89,7 +91,7 @@ struct Retry {
 #[derive(Debug, Clone)]
 struct Stream {
     framework_id: FrameworkId,
-    pending: VecDeque<TaskStatus>,
+    pending: VecDeque<Arc<TaskStatus>>,
     /// `Some` while the head is in flight (always, when `pending` is non-empty).
     retry: Option<Retry>,
     /// Whether a terminal update has entered this stream.
@@ -107,7 +109,7 @@ impl Stream {
     fn outgoing(&self) -> Option<Outgoing> {
         self.pending.front().map(|head| Outgoing {
             framework_id: self.framework_id.clone(),
-            status: head.clone(),
+            status: Arc::clone(head),
             latest_state: self.latest_state(),
         })
     }
@@ -149,7 +151,7 @@ fn enqueue(
         }),
     };
     stream.terminal = state.is_terminal();
-    stream.pending.push_back(status);
+    stream.pending.push_back(Arc::new(status));
     if stream.pending.len() == 1 {
         Ok(stream.send_head(now))
     } else {
@@ -347,7 +349,7 @@ impl Ledger {
     /// The task's pending updates, head first (empty when it has none).
     pub fn pending(&self, framework_id: &FrameworkId, task_id: &TaskId) -> Vec<TaskStatus> {
         self.stream(framework_id, task_id)
-            .map(|s| s.pending.iter().cloned().collect())
+            .map(|s| s.pending.iter().map(|s| TaskStatus::clone(s)).collect())
             .unwrap_or_default()
     }
 
@@ -603,7 +605,7 @@ mod tests {
                         // Forwarded at once exactly when it is the head.
                         prop_assert_eq!(out.is_some(), queue.len() == 1);
                         if let Some(out) = out {
-                            prop_assert_eq!(out.status.uuid, Some(uuid));
+                            prop_assert_eq!(&out.status.uuid, &Some(uuid));
                         }
                     }
                     Op::AckHead(t) => {
@@ -619,7 +621,7 @@ mod tests {
                                 let queue = model.get_mut(&t).unwrap();
                                 queue.pop_front();
                                 prop_assert_eq!(
-                                    next.map(|o| o.status.uuid.unwrap()),
+                                    next.map(|o| o.status.uuid.clone().unwrap()),
                                     queue.front().cloned()
                                 );
                                 if queue.is_empty() {
@@ -642,7 +644,7 @@ mod tests {
                         for out in ledger.due(now) {
                             let t: u8 = out.status.task_id.value["task-".len()..].parse().unwrap();
                             prop_assert_eq!(
-                                out.status.uuid,
+                                out.status.uuid.clone(),
                                 model[&t].front().cloned(),
                                 "only heads are re-sent"
                             );

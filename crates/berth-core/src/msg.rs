@@ -34,8 +34,10 @@ pub enum AgentToMaster {
         framework_id: FrameworkId,
         /// The update, complete: `task_id`, `state`, `source`, `agent_id`, `executor_id`,
         /// `timestamp`, `uuid`, `container_status`, and `message`/`reason` where relevant.
-        /// Boxed to keep channel slots small.
-        status: Box<TaskStatus>,
+        /// Shared, not copied: the agent's ledger keeps the same update until it is
+        /// acknowledged, and the master keeps it in the task's history (it also keeps channel
+        /// slots small).
+        status: Arc<TaskStatus>,
         /// The newest state the agent knows for the task, which may be ahead of `status` when
         /// updates are queued behind an unacknowledged one (Mesos's `latest_state`).
         latest_state: TaskState,

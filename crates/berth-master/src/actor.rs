@@ -142,7 +142,18 @@ impl Subscriber {
 
     /// Queues `ev` until [`Subscriber::flush`]; true when nothing was queued before.
     fn queue(&mut self, ev: &Event) -> bool {
-        self.pending.push(self.encoding.encode_event(ev));
+        let record = self.encoding.encode_event(ev);
+        self.queue_record(record)
+    }
+
+    /// Queues an UPDATE event carrying `status`; true if it is the first of this turn.
+    fn queue_update(&mut self, status: &TaskStatus) -> bool {
+        let record = self.encoding.encode_update(status);
+        self.queue_record(record)
+    }
+
+    fn queue_record(&mut self, record: Bytes) -> bool {
+        self.pending.push(record);
         self.pending.len() == 1
     }
 
@@ -188,7 +199,7 @@ pub(crate) struct Task {
     pub resources: Resources,
     pub role: String,
     /// Status history for `/state` (one per distinct consecutive state, no `data`).
-    pub statuses: Vec<TaskStatus>,
+    pub statuses: Vec<Arc<TaskStatus>>,
     /// State and UUID of the latest update forwarded towards the scheduler.
     pub status_update_state: Option<TaskState>,
     pub status_update_uuid: Option<Vec<u8>>,
@@ -236,6 +247,9 @@ pub(crate) struct Agent {
     pub reregistered_time: Option<f64>,
     /// Its `/state` entry's unchanging parts, rendered on first use.
     pub state_json: AgentJson,
+    /// The IP its offers' `url` shows: its hostname when that is an IPv4 address, else the
+    /// master's (worked out once, not for every offer).
+    pub offer_ip: String,
 }
 
 impl Agent {
@@ -409,14 +423,6 @@ fn master_status(
         reason: Some(reason as i32),
         agent_id,
         timestamp: Some(epoch_now()),
-        ..Default::default()
-    }
-}
-
-fn update_event(status: TaskStatus) -> Event {
-    Event {
-        r#type: Some(event::Type::Update as i32),
-        update: Some(Box::new(event::Update { status })),
         ..Default::default()
     }
 }
@@ -840,12 +846,25 @@ impl MasterActor {
 
     /// Queues `ev` on the framework's stream; a closed or full stream disconnects it.
     fn send_event(&mut self, framework_id: &FrameworkId, ev: &Event) {
+        self.queue_on(framework_id, |c| c.queue(ev));
+    }
+
+    /// Queues an UPDATE event carrying `status` on the framework's stream.
+    fn send_update(&mut self, framework_id: &FrameworkId, status: &TaskStatus) {
+        self.queue_on(framework_id, |c| c.queue_update(status));
+    }
+
+    fn queue_on(
+        &mut self,
+        framework_id: &FrameworkId,
+        queue: impl FnOnce(&mut Subscriber) -> bool,
+    ) {
         let first = match self
             .frameworks
             .get_mut(framework_id)
             .and_then(|f| f.conn.as_mut())
         {
-            Some(c) => c.queue(ev),
+            Some(c) => queue(c),
             None => return,
         };
         if first {
@@ -1136,7 +1155,7 @@ impl MasterActor {
             if !task.state.is_terminal() {
                 task.state = TaskState::TaskKilled;
             }
-            push_status(&mut task.statuses, killed);
+            push_status(&mut task.statuses, Arc::new(killed));
             self.release_task_resources(&mut task);
             fw.completed_tasks.push(
                 &task_entry(&task),
@@ -1252,17 +1271,7 @@ impl MasterActor {
             }
         }
         let reg = &agent.registration;
-        let agent_ip = reg
-            .hostname
-            .parse::<std::net::Ipv4Addr>()
-            .map(|ip| ip.to_string())
-            .unwrap_or_else(|_| {
-                self.master_info
-                    .address
-                    .as_ref()
-                    .and_then(|a| a.ip.clone())
-                    .unwrap_or_default()
-            });
+        let agent_ip = agent.offer_ip.clone();
         let offer = v1::Offer {
             id: id.to_proto(),
             framework_id: g.framework_id.to_proto(),
@@ -1525,7 +1534,7 @@ impl MasterActor {
     }
 
     fn send_master_update(&mut self, fid: &FrameworkId, status: TaskStatus) {
-        self.send_event(fid, &update_event(status));
+        self.send_update(fid, &status);
     }
 
     fn accept(&mut self, fid: &FrameworkId, accept: call::Accept) {
@@ -2177,7 +2186,7 @@ impl MasterActor {
                     warn!(link, "status update before registration dropped");
                     return;
                 };
-                self.status_update(&agent_id, &framework_id, *status, latest_state);
+                self.status_update(&agent_id, &framework_id, status, latest_state);
             }
             AgentToMaster::Unregister { agent_id } => {
                 info!(agent_id = %agent_id, "agent unregistered");
@@ -2246,6 +2255,17 @@ impl MasterActor {
             }
         }
         let reports = reg.tasks.clone();
+        let offer_ip = reg
+            .hostname
+            .parse::<std::net::Ipv4Addr>()
+            .map(|ip| ip.to_string())
+            .unwrap_or_else(|_| {
+                self.master_info
+                    .address
+                    .as_ref()
+                    .and_then(|a| a.ip.clone())
+                    .unwrap_or_default()
+            });
         self.agents.insert(
             agent_id.clone(),
             Agent {
@@ -2256,6 +2276,7 @@ impl MasterActor {
                 registered_time,
                 reregistered_time: reregistered.then_some(now),
                 state_json: AgentJson::default(),
+                offer_ip,
             },
         );
         if let Some(l) = self.links.get_mut(&link) {
@@ -2393,7 +2414,7 @@ impl MasterActor {
         if !t.state.is_terminal() {
             t.state = state;
         }
-        push_status(&mut t.statuses, s.clone());
+        push_status(&mut t.statuses, Arc::new(s.clone()));
         self.send_master_update(fid, s);
         // Master-generated terminal updates are not acknowledged: the task is done (and its
         // resources released).
@@ -2481,7 +2502,7 @@ impl MasterActor {
         &mut self,
         agent_id: &AgentId,
         fid: &FrameworkId,
-        mut status: TaskStatus,
+        mut status: Arc<TaskStatus>,
         latest_state: TaskState,
     ) {
         let Some(fw) = self.frameworks.get_mut(fid) else {
@@ -2497,7 +2518,8 @@ impl MasterActor {
             return;
         };
         if status.agent_id.is_none() {
-            status.agent_id = Some(agent_id.to_proto());
+            // Agents set it; copied only for one that does not.
+            Arc::make_mut(&mut status).agent_id = Some(agent_id.to_proto());
         }
         let tid = TaskId::generated(status.task_id.value.clone());
         let new_state = TaskState::try_from(status.state).unwrap_or(TaskState::TaskUnknown);
@@ -2521,16 +2543,15 @@ impl MasterActor {
         if let Some((agent, res)) = release {
             let _ = self.allocator.release_used(&agent, fid, &res);
         }
-        let event = update_event(status);
-        self.send_event(fid, &event);
-        // The status goes into the task's history once sent: moved there, not copied.
-        if let (Some(update), Some(t)) = (
-            event.update,
-            self.frameworks
-                .get_mut(fid)
-                .and_then(|fw| fw.tasks.get_mut(&tid)),
-        ) {
-            push_status(&mut t.statuses, update.status);
+        self.send_update(fid, &status);
+        // The status goes into the task's history once sent: shared with the agent's ledger,
+        // not copied.
+        if let Some(t) = self
+            .frameworks
+            .get_mut(fid)
+            .and_then(|fw| fw.tasks.get_mut(&tid))
+        {
+            push_status(&mut t.statuses, status);
         }
     }
 }
@@ -2546,8 +2567,10 @@ fn deadline_after(secs: f64) -> Instant {
 
 /// Appends a status to a task's history, replacing the last one if it has the same state, and
 /// without `data` (as Mesos keeps them).
-fn push_status(statuses: &mut Vec<TaskStatus>, mut s: TaskStatus) {
-    s.data = None;
+fn push_status(statuses: &mut Vec<Arc<TaskStatus>>, mut s: Arc<TaskStatus>) {
+    if s.data.is_some() {
+        Arc::make_mut(&mut s).data = None;
+    }
     match statuses.last_mut() {
         Some(last) if last.state == s.state => *last = s,
         _ => statuses.push(s),

@@ -205,7 +205,7 @@ async fn scheduler_inner(
         }
         let (reply, rx) = oneshot::channel();
         h.send(Command::Subscribe {
-            call: Box::new(call),
+            call,
             encoding,
             reply,
         })
@@ -247,7 +247,7 @@ async fn scheduler_inner(
         (Some(reply), Some(rx))
     };
     h.send(Command::Call {
-        call: Box::new(call),
+        call,
         ty,
         stream_id,
         reply,

@@ -32,18 +32,32 @@ impl Encoding {
             Encoding::Protobuf => recordio::encode_protobuf(event),
         }
     }
+
+    /// An UPDATE event carrying `status`, as a RecordIO record in this encoding (the bytes of
+    /// [`Encoding::encode_event`] of that event, without building it).
+    pub fn encode_update(self, status: &mesos_proto::v1::TaskStatus) -> Bytes {
+        match self {
+            Encoding::Json => recordio::encode_update_json(status),
+            Encoding::Protobuf => recordio::encode_update_protobuf(status),
+        }
+    }
 }
 
 /// Steps 5-6: decodes the body according to `Content-Type` (compared exactly, as Mesos does).
-pub fn decode_call(content_type: Option<&str>, body: &[u8]) -> Result<Call, ApiError> {
+/// Boxed at once: the call then travels to the actor as a pointer.
+pub fn decode_call(content_type: Option<&str>, body: &[u8]) -> Result<Box<Call>, ApiError> {
     let ct = content_type.ok_or(ApiError::MissingContentType)?;
     if ct == media::PROTOBUF {
-        decode_checked::<Call>(body).map_err(|_| ApiError::ProtobufParse)
+        decode_checked::<Call>(body)
+            .map(Box::new)
+            .map_err(|_| ApiError::ProtobufParse)
     } else if ct == media::JSON {
-        Call::from_json_slice(body).map_err(|e| match e {
-            JsonError::Syntax(s) => ApiError::JsonSyntax(s),
-            other => ApiError::JsonConvert(other.to_string()),
-        })
+        Call::from_json_slice(body)
+            .map(Box::new)
+            .map_err(|e| match e {
+                JsonError::Syntax(s) => ApiError::JsonSyntax(s),
+                other => ApiError::JsonConvert(other.to_string()),
+            })
     } else {
         Err(ApiError::UnsupportedMediaType)
     }

@@ -874,6 +874,7 @@ mod tests {
                 })),
                 ..Default::default()
             })
+            .map(std::sync::Arc::new)
             .collect();
         Task {
             info: std::sync::Arc::new(info),

@@ -375,7 +375,7 @@ impl AgentLoop {
                 .unwrap_or(TaskState::TaskUnknown);
             out.push(AgentToMaster::StatusUpdate {
                 framework_id: s.framework_id.clone(),
-                status: Box::new(head.clone()),
+                status: std::sync::Arc::new(head.clone()),
                 latest_state: latest,
             });
         }

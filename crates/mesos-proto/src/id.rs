@@ -56,7 +56,14 @@ pub fn validate(id: &str) -> Result<(), IdError> {
     if id == "." || id == ".." {
         return Err(IdError::Disallowed(id.to_string()));
     }
-    if id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+    // Byte by byte when ASCII (IDs nearly always are): the same test without decoding chars.
+    let invalid = if id.is_ascii() {
+        id.bytes()
+            .any(|b| b.is_ascii_control() || b == b'/' || b == b'\\')
+    } else {
+        id.chars().any(|c| c.is_control() || c == '/' || c == '\\')
+    };
+    if invalid {
         return Err(IdError::InvalidCharacters(id.to_string()));
     }
     Ok(())
@@ -256,6 +263,18 @@ mod tests {
             Err(IdError::InvalidCharacters("a\nb".into()))
         );
         assert!(validate("DockerContainerTask-1").is_ok());
+    }
+
+    /// The ASCII fast path refuses exactly the characters the general one refuses.
+    #[test]
+    fn every_character_is_judged_alike_in_ascii_and_other_ids() {
+        let refused = |c: char| c.is_control() || c == '/' || c == '\\';
+        for c in (0u32..0x300).filter_map(char::from_u32) {
+            // Alone among ASCII, and beside a non-ASCII letter (the general path).
+            assert_eq!(validate(&format!("a{c}b")).is_err(), refused(c), "{c:?}");
+            assert_eq!(validate(&format!("é{c}b")).is_err(), refused(c), "{c:?}");
+        }
+        assert!(validate("a\u{85}b").is_err(), "NEL is a control character");
     }
 
     #[test]

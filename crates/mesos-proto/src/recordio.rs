@@ -73,6 +73,49 @@ pub fn encode_protobuf<M: prost::Message>(message: &M) -> Bytes {
     finish_in_place(buf)
 }
 
+/// An UPDATE event carrying `status`, as one JSON record: the same bytes as [`encode_json`] of
+/// `Event { type: UPDATE, update: Some(Update { status }) }`, written from a borrowed status
+/// (the master forwards an agent's update without copying it into an event first).
+pub fn encode_update_json(status: &crate::v1::TaskStatus) -> Bytes {
+    use crate::json::MesosJson as _;
+    let mut text = String::with_capacity(HEADER_ROOM + PAYLOAD_GUESS);
+    text.extend(std::iter::repeat_n(' ', HEADER_ROOM));
+    let mut w = crate::json::Writer::with_buffer(text);
+    w.begin_object();
+    w.field("type");
+    w.string("UPDATE");
+    w.field("update");
+    w.begin_object();
+    w.field("status");
+    status.write_json(&mut w);
+    w.end_object();
+    w.end_object();
+    finish_in_place(w.finish().into_bytes())
+}
+
+/// An UPDATE event carrying `status`, as one protobuf record: the same bytes as
+/// [`encode_protobuf`] of `Event { type: UPDATE, update: Some(Update { status }) }` (fields
+/// `Event.type` = 1, `Event.update` = 5, `Update.status` = 1), from a borrowed status.
+pub fn encode_update_protobuf(status: &crate::v1::TaskStatus) -> Bytes {
+    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+    use prost::Message as _;
+    let status_len = status.encoded_len();
+    // `Update`: the status as field 1.
+    let update_len = 1 + encoded_len_varint(status_len as u64) + status_len;
+    let event_len = 2 + 1 + encoded_len_varint(update_len as u64) + update_len;
+    let mut buf = Vec::with_capacity(HEADER_ROOM + event_len);
+    buf.resize(HEADER_ROOM, 0);
+    encode_key(1, WireType::Varint, &mut buf);
+    encode_varint(crate::v1::scheduler::event::Type::Update as u64, &mut buf);
+    encode_key(5, WireType::LengthDelimited, &mut buf);
+    encode_varint(update_len as u64, &mut buf);
+    encode_key(1, WireType::LengthDelimited, &mut buf);
+    encode_varint(status_len as u64, &mut buf);
+    status.encode_raw(&mut buf);
+    debug_assert_eq!(buf.len(), HEADER_ROOM + event_len);
+    finish_in_place(buf)
+}
+
 /// A malformed RecordIO stream. Once returned, the decoder stays failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordIoError {

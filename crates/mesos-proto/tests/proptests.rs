@@ -746,3 +746,49 @@ proptest! {
         round_trips(&ev)?;
     }
 }
+
+/// The master writes UPDATE events straight from a borrowed status; the bytes are those of the
+/// whole event written the usual way.
+fn update_written_from_its_status(ev: &Event) -> Result<(), TestCaseError> {
+    use mesos_proto::recordio;
+    let status = &ev.update.as_ref().expect("an UPDATE").status;
+    prop_assert_eq!(
+        recordio::encode_update_json(status),
+        recordio::encode_json(ev)
+    );
+    prop_assert_eq!(
+        recordio::encode_update_protobuf(status),
+        recordio::encode_protobuf(ev)
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn update_events_are_written_from_a_borrowed_status(mut ev in update_event(), ip in id()) {
+        update_written_from_its_status(&ev)?;
+        // With a container status (network addresses, a container ID with a parent) and a
+        // large `data`: nested lengths of more than one varint byte.
+        if let Some(update) = ev.update.as_mut() {
+            update.status.container_status = Some(Box::new(v1::ContainerStatus {
+                container_id: Some(v1::ContainerId {
+                    value: ip.clone(),
+                    parent: Some(Box::new(v1::ContainerId { value: "parent".into(), parent: None })),
+                }),
+                network_infos: vec![v1::NetworkInfo {
+                    ip_addresses: vec![v1::network_info::IpAddress {
+                        ip_address: Some(ip),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                executor_pid: Some(42),
+                ..Default::default()
+            }));
+            update.status.data = Some(vec![7; 300]);
+        }
+        update_written_from_its_status(&ev)?;
+    }
+}

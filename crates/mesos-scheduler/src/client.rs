@@ -34,7 +34,7 @@ use crate::call::{self, call_type, with_framework_id};
 use crate::config::SchedulerConfig;
 use crate::connection::{Connection, ConnectionState, Input, Output, Policy, SchedulerEvent};
 use crate::error::{Error, Result};
-use crate::pipeline::{Job, Pipeline};
+use crate::pipeline::{Job, Pipeline, Target};
 use crate::tracker::{TaskTracker, TrackedTask};
 use crate::transport::{EventStream, Silence, SubscribeAnswer, Transport};
 
@@ -44,6 +44,8 @@ struct Session {
     master: Uri,
     stream_id: String,
     framework_id: FrameworkId,
+    /// [`Connection::subscription`] when this session began.
+    subscription: u64,
 }
 
 /// State read by the handle.
@@ -141,9 +143,11 @@ impl Scheduler {
             subscribe_timeout: config.subscribe_timeout,
             connect_timeout: config.connect_timeout,
             acks: None,
+            ack_target: None,
             shutdown: Box::pin(inner.shutdown.clone().cancelled_owned()),
         };
-        let stream = futures_util::stream::unfold(driver, |mut driver| async move {
+        // Boxed: the driver goes into each event's future and comes back out with the event.
+        let stream = futures_util::stream::unfold(Box::new(driver), |mut driver| async move {
             driver.next().await.map(|event| (event, driver))
         });
         Ok((
@@ -492,6 +496,8 @@ struct Driver {
     connect_timeout: Duration,
     /// The client's own acknowledgements, queued and pipelined (started on first use).
     acks: Option<Pipeline>,
+    /// Where acknowledgements go, for the subscription with this number.
+    ack_target: Option<(u64, Arc<Target>)>,
     /// `inner.shutdown` fired; one future for every read (a fresh one would register with the
     /// token on each).
     shutdown: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
@@ -573,7 +579,7 @@ impl Driver {
             biased;
             () = self.shutdown.as_mut() => Input::Shutdown,
             read = events.next_event(silence) => match read {
-                Ok(event) => Input::Event(Box::new(event)),
+                Ok(event) => Input::Event(event),
                 Err(error) => Input::Failed(error),
             },
         }
@@ -599,16 +605,18 @@ impl Driver {
                     framework_id,
                     ..
                 } => {
-                    let same = shared.session.as_ref().is_some_and(|s| {
-                        s.stream_id == *stream_id
-                            && s.framework_id == *framework_id
-                            && s.master == *master
-                    });
+                    // Master, stream and framework ID change only with a new SUBSCRIBED.
+                    let subscription = self.conn.subscription();
+                    let same = shared
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.subscription == subscription);
                     if !same {
                         shared.session = Some(Session {
                             master: master.clone(),
                             stream_id: stream_id.clone(),
                             framework_id: framework_id.clone(),
+                            subscription,
                         });
                     }
                 }
@@ -689,9 +697,20 @@ impl Driver {
             return;
         };
         let call = with_framework_id(call, framework_id);
+        let subscription = self.conn.subscription();
+        let target = match &self.ack_target {
+            Some((n, target)) if *n == subscription => Arc::clone(target),
+            _ => {
+                let target = Arc::new(Target {
+                    uri: master.clone(),
+                    stream_id: stream_id.clone(),
+                });
+                self.ack_target = Some((subscription, Arc::clone(&target)));
+                target
+            }
+        };
         let job = Job {
-            uri: master.clone(),
-            stream_id: stream_id.clone(),
+            target,
             body: self.inner.transport.encode(&call),
         };
         let connect_timeout = self.connect_timeout;

@@ -186,6 +186,9 @@ pub struct Connection {
     next_master: usize,
     framework_id: Option<FrameworkId>,
     policy: Policy,
+    /// How many subscriptions have succeeded: names the current one, so a caller can tell a
+    /// new subscription from the same one without comparing its master and stream ID.
+    subscriptions: u64,
 }
 
 impl Connection {
@@ -201,7 +204,13 @@ impl Connection {
             next_master: 0,
             framework_id,
             policy,
+            subscriptions: 0,
         }
+    }
+
+    /// The number of the current (or last) subscription: it changes with each SUBSCRIBED.
+    pub fn subscription(&self) -> u64 {
+        self.subscriptions
     }
 
     /// The current state.
@@ -443,6 +452,7 @@ impl Connection {
         if self.policy.reconcile_on_subscribe && !tracker.is_empty() {
             out.push(Output::Reconcile(tracker.reconcile_entries()));
         }
+        self.subscriptions += 1;
         ConnectionState::Subscribed {
             master,
             stream_id,

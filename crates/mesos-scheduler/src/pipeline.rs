@@ -8,6 +8,7 @@
 //! berth's master both serve in order) and reads the answers in order. Failures come back as
 //! [`Error`]s for the driver to surface as [`SchedulerEvent::Error`](crate::SchedulerEvent).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -28,11 +29,18 @@ const MAX_HEADERS: usize = 32;
 /// Longest answer head, and longest body kept for an error message.
 const MAX_HEAD: usize = 64 * 1024;
 
-/// One queued call: where to, on which subscription, and the encoded body.
+/// Where a queued call goes: a master and a subscription. One is shared by all the calls of
+/// a subscription, so grouping them compares pointers, not URIs.
 #[derive(Debug)]
-pub(crate) struct Job {
+pub(crate) struct Target {
     pub uri: Uri,
     pub stream_id: String,
+}
+
+/// One queued call: where to, and the encoded body.
+#[derive(Debug)]
+pub(crate) struct Job {
+    pub target: Arc<Target>,
     pub body: Bytes,
 }
 
@@ -106,7 +114,7 @@ async fn run(
         while let Some(first) = rest.first() {
             let n = rest
                 .iter()
-                .take_while(|j| j.uri == first.uri && j.stream_id == first.stream_id)
+                .take_while(|j| Arc::ptr_eq(&j.target, &first.target))
                 .count();
             let (group, tail) = rest.split_at(n);
             rest = tail;
@@ -126,6 +134,9 @@ struct Conn {
     authority: String,
     stream: Option<TcpStream>,
     buf: BytesMut,
+    /// [`request_prefix`] of the target last written to, and that target.
+    prefix: Vec<u8>,
+    prefix_for: Option<Arc<Target>>,
 }
 
 /// Why a group stopped part-way.
@@ -163,7 +174,7 @@ impl Conn {
             match broken {
                 Broken::Closing => retried = false,
                 Broken::Io(e) if retried => {
-                    let url = pending[0].uri.to_string();
+                    let url = pending[0].target.uri.to_string();
                     let kind = e.kind();
                     let reason = e.to_string();
                     while results.len() < group.len() {
@@ -189,7 +200,8 @@ impl Conn {
         jobs: &[Job],
         results: &mut Vec<Result<()>>,
     ) -> std::result::Result<(), Broken> {
-        let uri = &jobs[0].uri;
+        let target = &jobs[0].target;
+        let uri = &target.uri;
         let authority = uri
             .authority()
             .map(|a| {
@@ -221,11 +233,18 @@ impl Conn {
             stream.set_nodelay(true).map_err(Broken::Io)?;
             self.stream = Some(stream);
         }
-        let host = uri.authority().map_or("", |a| a.as_str());
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut out = Vec::with_capacity(jobs.len() * 400);
+        if !self
+            .prefix_for
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(t, target))
+        {
+            self.prefix = request_prefix(head, target);
+            self.prefix_for = Some(Arc::clone(target));
+        }
+        let mut out =
+            Vec::with_capacity(jobs.len() * (self.prefix.len() + 32 + jobs[0].body.len()));
         for job in jobs {
-            write_request(&mut out, head, host, path, job);
+            write_request(&mut out, &self.prefix, &job.body);
         }
         let Some(stream) = self.stream.as_mut() else {
             return Err(Broken::Io(std::io::ErrorKind::NotConnected.into()));
@@ -233,7 +252,7 @@ impl Conn {
         stream.write_all(&out).await.map_err(Broken::Io)?;
         for job in jobs {
             let answer = read_answer(stream, &mut self.buf).await?;
-            results.push(answer.result(&job.uri));
+            results.push(answer.result(&job.target.uri));
             if answer.close {
                 return Err(Broken::Closing);
             }
@@ -242,21 +261,34 @@ impl Conn {
     }
 }
 
-fn write_request(out: &mut Vec<u8>, head: &Head, host: &str, path: &str, job: &Job) {
+/// The part of a request that is the same for every call to `target`: request line, `Host`,
+/// media types, stream ID and `Authorization`, up to `Content-Length`.
+fn request_prefix(head: &Head, target: &Target) -> Vec<u8> {
     use std::io::Write as _;
+    let uri = &target.uri;
+    let host = uri.authority().map_or("", |a| a.as_str());
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut out = Vec::with_capacity(256);
     let _ = write!(
         out,
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {m}\r\nAccept: {m}\r\n{sid}: {id}\r\nContent-Length: {len}\r\n",
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {m}\r\nAccept: {m}\r\n{sid}: {id}\r\n",
         m = head.media_type,
         sid = crate::transport::STREAM_ID_HEADER,
-        id = job.stream_id,
-        len = job.body.len()
+        id = target.stream_id,
     );
     if let Some(auth) = &head.authorization {
         let _ = write!(out, "Authorization: {auth}\r\n");
     }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&job.body);
+    out
+}
+
+/// One request: the target's `prefix`, the body's length and the body.
+fn write_request(out: &mut Vec<u8>, prefix: &[u8], body: &[u8]) {
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(b"Content-Length: ");
+    out.extend_from_slice(itoa::Buffer::new().format(body.len()).as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
 }
 
 /// One answer, read.
@@ -485,12 +517,15 @@ mod tests {
     }
 
     fn jobs(addr: std::net::SocketAddr, n: usize) -> Vec<Job> {
+        let target = Arc::new(Target {
+            uri: format!("http://{addr}/api/v1/scheduler")
+                .parse()
+                .expect("uri"),
+            stream_id: "stream-1".into(),
+        });
         (0..n)
             .map(|i| Job {
-                uri: format!("http://{addr}/api/v1/scheduler")
-                    .parse()
-                    .expect("uri"),
-                stream_id: "stream-1".into(),
+                target: Arc::clone(&target),
                 body: Bytes::from(format!("{{\"n\":{i}}}")),
             })
             .collect()

@@ -266,7 +266,7 @@ pub(crate) enum Silence {
 impl EventStream {
     /// The next event. Fails when no byte arrives within the `silence` limit (which restarts
     /// with every chunk), when the stream ends, or on malformed data.
-    pub(crate) async fn next_event(&mut self, silence: Silence) -> Result<Event> {
+    pub(crate) async fn next_event(&mut self, silence: Silence) -> Result<Box<Event>> {
         let limit = match silence {
             Silence::Subscribing(d) | Silence::Heartbeat(d) => d,
         };
@@ -321,11 +321,12 @@ impl EventStream {
         }
     }
 
-    fn decode(&self, record: &[u8]) -> Result<Event> {
-        Ok(match self.content_type {
+    /// Boxed at once: the event then travels to the caller as a pointer.
+    fn decode(&self, record: &[u8]) -> Result<Box<Event>> {
+        Ok(Box::new(match self.content_type {
             ContentType::Json => Event::from_json_slice(record)?,
             ContentType::Protobuf => decode_checked::<Event>(record)?,
-        })
+        }))
     }
 }
 

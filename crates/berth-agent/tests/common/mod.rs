@@ -151,7 +151,7 @@ impl Harness {
     /// The next status update (any task).
     pub async fn next_update(&mut self) -> TaskStatus {
         match self.recv().await {
-            AgentToMaster::StatusUpdate { status, .. } => *status,
+            AgentToMaster::StatusUpdate { status, .. } => std::sync::Arc::unwrap_or_clone(status),
             other => panic!("expected a status update, got {other:?}"),
         }
     }

@@ -63,6 +63,11 @@ pub fn ms(d: Duration) -> f64 {
 
 /// CPU time (user + system) the whole process has used, from `/proc/self/stat` (in clock
 /// ticks of 1/100 s, the value on every Linux platform berth builds for); `None` elsewhere.
+///
+/// Never inlined: the control-plane benchmark reads it exactly at the edges of its timed
+/// window, so `valgrind --tool=callgrind --dump-before=berth::bench::stats::cpu_time` writes
+/// the window's instruction counts to a file of their own (the second dump).
+#[inline(never)]
 pub fn cpu_time() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
