@@ -181,7 +181,7 @@ impl<C: Containerizer> Agent<C> {
                 if state.master_gone {
                     break;
                 }
-                let retry_at = state.ledger.next_deadline().map(Instant::from_std);
+                let retry_at = state.ledger.wake_at().map(Instant::from_std);
                 if retry_at != armed {
                     if let Some(at) = retry_at {
                         retry.as_mut().reset(at);

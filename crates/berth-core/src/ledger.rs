@@ -166,6 +166,9 @@ fn enqueue(
 #[derive(Debug, Clone, Default)]
 pub struct Ledger {
     streams: IdMap<FrameworkId, IdMap<TaskId, Stream>>,
+    /// No later than any head's retry time (see [`Ledger::wake_at`]); exact after
+    /// [`Ledger::due`].
+    earliest: Option<Instant>,
 }
 
 /// Puts updates handed out together in framework and task order.
@@ -217,6 +220,7 @@ impl Ledger {
             task_id: task_id.clone(),
             state: status.state,
         })?;
+        self.armed(now);
         if let Some(tasks) = self.streams.get_mut(framework_id) {
             return enqueue(tasks, framework_id, task_id, state, status, now);
         }
@@ -253,7 +257,30 @@ impl Ledger {
             self.remove_task(framework_id, task_id);
             return Ok(None);
         }
-        Ok(stream.send_head(now))
+        let next = stream.send_head(now);
+        self.armed(now);
+        Ok(next)
+    }
+
+    /// Something may have been (re)sent at `now`: its retry is due no earlier than
+    /// `now + RETRY_INTERVAL_MIN`.
+    fn armed(&mut self, now: Instant) {
+        let at = now + RETRY_INTERVAL_MIN;
+        if self.earliest.is_none_or(|e| at < e) {
+            self.earliest = Some(at);
+        }
+    }
+
+    /// When to call [`Ledger::due`] next: never later than [`Ledger::next_deadline`], possibly
+    /// earlier (a head acknowledged since is not looked for), and cheap: an agent asks after
+    /// every message, where `next_deadline` would walk every stream. `None` when nothing is in
+    /// flight.
+    pub fn wake_at(&self) -> Option<Instant> {
+        if self.streams.is_empty() {
+            None
+        } else {
+            self.earliest
+        }
     }
 
     /// The heads whose retry time has come, to forward again now; each one's interval doubles
@@ -272,6 +299,7 @@ impl Ledger {
             });
             out.extend(stream.outgoing());
         }
+        self.earliest = self.next_deadline();
         in_order(out)
     }
 
@@ -288,6 +316,7 @@ impl Ledger {
     /// The framework re-subscribed: every head of its streams is forwarded again now, with the
     /// retry interval starting over.
     pub fn reconnect(&mut self, framework_id: &FrameworkId, now: Instant) -> Vec<Outgoing> {
+        self.armed(now);
         in_order(
             self.streams
                 .get_mut(framework_id)
@@ -303,6 +332,7 @@ impl Ledger {
 
     /// Every head, forwarded again now (after the agent re-registered with the master).
     pub fn resend_all(&mut self, now: Instant) -> Vec<Outgoing> {
+        self.armed(now);
         in_order(
             self.streams
                 .values_mut()
@@ -339,6 +369,7 @@ impl Ledger {
     fn release_if_empty(&mut self) {
         if self.streams.is_empty() {
             self.streams = IdMap::default();
+            self.earliest = None;
         }
     }
 
@@ -668,8 +699,11 @@ mod tests {
                     Some(at) => {
                         prop_assert!(!model.is_empty());
                         prop_assert!(at <= now + RETRY_INTERVAL_MAX);
+                        // The agent's cheap wake-up time never oversleeps a retry.
+                        prop_assert!(ledger.wake_at().is_some_and(|w| w <= at));
                     }
                 }
+                prop_assert_eq!(ledger.wake_at().is_none(), ledger.is_empty());
             }
         }
     }

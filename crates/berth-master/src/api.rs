@@ -178,7 +178,13 @@ fn too_large(max_body: usize) -> Response {
         .into_response()
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// [`STREAM_ID_HEADER`] as a ready header name: looked up without parsing the name each time.
+static STREAM_ID: http::HeaderName = http::HeaderName::from_static(STREAM_ID_HEADER);
+
+fn header_str<'a>(
+    headers: &'a HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -193,14 +199,14 @@ async fn scheduler_inner(
         return Err(ApiError::MethodNotAllowed(method.to_string()));
     }
     // Steps 5-6.
-    let call = decode_call(header_str(headers, "content-type"), &body)?;
+    let call = decode_call(header_str(headers, header::CONTENT_TYPE), &body)?;
     // Step 7.
     let ty = validate_call(&call)?;
-    let stream_id = header_str(headers, STREAM_ID_HEADER).map(str::to_string);
+    let stream_id = header_str(headers, &STREAM_ID).map(str::to_string);
     if ty == call::Type::Subscribe {
         // Steps 8-9.
-        let encoding = negotiate(header_str(headers, "accept"))?;
-        if headers.contains_key(STREAM_ID_HEADER) {
+        let encoding = negotiate(header_str(headers, header::ACCEPT))?;
+        if headers.contains_key(&STREAM_ID) {
             return Err(ApiError::SubscribeWithStreamId);
         }
         let (reply, rx) = oneshot::channel();
@@ -232,7 +238,7 @@ async fn scheduler_inner(
         return Ok(resp);
     }
     if ty == call::Type::ReconcileOperations {
-        negotiate(header_str(headers, "accept"))?;
+        negotiate(header_str(headers, header::ACCEPT))?;
     }
     // Answered here when the subscription is current: see `answered_after_stream_check`.
     let early = crate::actor::answered_after_stream_check(ty)

@@ -50,10 +50,28 @@ impl Block {
     }
 }
 
+thread_local! {
+    /// Where blocks are compressed before being copied out at their size: `compress` would
+    /// zero a new buffer of the worst-case size for each block, then shrink it (a copy).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// `text`, compressed.
 fn compressed(text: &str) -> Text {
+    let input = text.as_bytes();
+    let data = SCRATCH.with_borrow_mut(|scratch| {
+        let max = lz4_flex::block::get_maximum_output_size(input.len());
+        if scratch.len() < max {
+            scratch.resize(max, 0);
+        }
+        match lz4_flex::block::compress_into(input, scratch) {
+            Ok(n) => Box::<[u8]>::from(&scratch[..n]),
+            // Cannot happen (the buffer has the worst case's size); the allocating form then.
+            Err(_) => lz4_flex::block::compress(input).into_boxed_slice(),
+        }
+    });
     Text::Lz4 {
-        data: lz4_flex::block::compress(text.as_bytes()).into_boxed_slice(),
+        data,
         len: text.len(),
     }
 }

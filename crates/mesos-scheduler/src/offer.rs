@@ -103,8 +103,26 @@ impl OfferResources {
 
     /// Removes `wanted` and returns the resources for a task; on error nothing is removed.
     pub fn take(&mut self, wanted: &[Resource]) -> Result<Vec<Resource>, OfferError> {
-        let mut pool = self.remaining.clone();
         let mut taken = Vec::new();
+        // The usual request (cpus, mem, disk: scalars, each named once) is checked whole
+        // first and then taken in place: once checked, taking a scalar cannot fail, and no
+        // name's taking changes another's availability.
+        let distinct_scalars = wanted.iter().enumerate().all(|(i, w)| {
+            kind(w) == Some(value::Type::Scalar)
+                && !wanted[..i]
+                    .iter()
+                    .any(|o| o.name == w.name && o.r#type == w.r#type)
+        });
+        if distinct_scalars {
+            for w in wanted {
+                scalar_available(&self.remaining, w)?;
+            }
+            for w in wanted {
+                take_one(&mut self.remaining, w, &mut taken)?;
+            }
+            return Ok(taken);
+        }
+        let mut pool = self.remaining.clone();
         for w in wanted {
             take_one(&mut pool, w, &mut taken)?;
         }
@@ -162,6 +180,25 @@ fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
+/// The amount of scalar `w` wanted, if `pool` holds that much of it.
+fn scalar_available(pool: &[Resource], w: &Resource) -> Result<f64, OfferError> {
+    let wanted = w.scalar.as_ref().map(|s| s.value).unwrap_or_default();
+    let available: f64 = pool
+        .iter()
+        .filter(|r| r.name == w.name && r.r#type == w.r#type)
+        .filter_map(|r| r.scalar.as_ref())
+        .map(|s| s.value)
+        .sum();
+    if !wanted.is_finite() || wanted < 0.0 || available + EPSILON < wanted {
+        return Err(OfferError::Insufficient {
+            name: w.name.clone(),
+            wanted,
+            available: round3(available),
+        });
+    }
+    Ok(wanted)
+}
+
 fn take_one(
     pool: &mut Vec<Resource>,
     w: &Resource,
@@ -170,21 +207,7 @@ fn take_one(
     let same = |r: &Resource| r.name == w.name && r.r#type == w.r#type;
     match kind(w) {
         Some(value::Type::Scalar) => {
-            let wanted = w.scalar.as_ref().map(|s| s.value).unwrap_or_default();
-            let available: f64 = pool
-                .iter()
-                .filter(|r| same(r))
-                .filter_map(|r| r.scalar.as_ref())
-                .map(|s| s.value)
-                .sum();
-            if !wanted.is_finite() || wanted < 0.0 || available + EPSILON < wanted {
-                return Err(OfferError::Insufficient {
-                    name: w.name.clone(),
-                    wanted,
-                    available: round3(available),
-                });
-            }
-            let mut need = wanted;
+            let mut need = scalar_available(pool, w)?;
             for r in pool.iter_mut().filter(|r| same(r)) {
                 if need <= EPSILON {
                     break;
@@ -396,6 +419,29 @@ mod tests {
         assert!(matches!(err, OfferError::Insufficient { ref name, .. } if name == "cpus"));
         // Failure removed nothing.
         assert_eq!(scalar_sum(pool.remaining(), "mem"), 924.0);
+    }
+
+    /// A request is all or nothing whichever way it is taken: scalars named once (checked
+    /// first, then taken in place), a name asked twice, or scalars beside ranges.
+    #[test]
+    fn a_refused_request_takes_nothing() {
+        let before = OfferResources::from_resources(offered());
+        for wanted in [
+            vec![scalar("cpus", 1.0), scalar("mem", 2000.0)],
+            vec![scalar("cpus", 1.5), scalar("cpus", 1.0)],
+            vec![scalar("cpus", 1.0), ports(&[(31003, 31003)])],
+        ] {
+            let mut pool = before.clone();
+            assert!(pool.take(&wanted).is_err(), "{wanted:?}");
+            assert_eq!(pool.remaining(), before.remaining(), "{wanted:?}");
+        }
+        // A name asked twice adds up.
+        let mut pool = before.clone();
+        let got = pool
+            .take(&[scalar("cpus", 0.5), scalar("cpus", 0.5)])
+            .expect("fits");
+        assert_eq!(scalar_sum(&got, "cpus"), 1.0);
+        assert_eq!(scalar_sum(pool.remaining(), "cpus"), 1.0);
     }
 
     #[test]
