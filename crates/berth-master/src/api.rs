@@ -181,10 +181,7 @@ fn too_large(max_body: usize) -> Response {
 /// [`STREAM_ID_HEADER`] as a ready header name: looked up without parsing the name each time.
 static STREAM_ID: http::HeaderName = http::HeaderName::from_static(STREAM_ID_HEADER);
 
-fn header_str<'a>(
-    headers: &'a HeaderMap,
-    name: impl http::header::AsHeaderName,
-) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
