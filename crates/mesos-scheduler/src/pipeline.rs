@@ -360,26 +360,29 @@ async fn read_answer(
                 let mut close = response.version == Some(0);
                 let mut location = None;
                 for h in response.headers.iter() {
-                    let value = String::from_utf8_lossy(h.value);
+                    // Only the few headers read here are turned into text (`Date` and the
+                    // like come with every answer).
+                    let value = || String::from_utf8_lossy(h.value);
                     if h.name.eq_ignore_ascii_case("content-length") {
+                        let value = value();
                         let n = value
                             .trim()
                             .parse()
                             .map_err(|_| invalid(format!("bad Content-Length {value:?}")))?;
                         framing = Framing::Length(n);
                     } else if h.name.eq_ignore_ascii_case("transfer-encoding")
-                        && value.to_ascii_lowercase().contains("chunked")
+                        && value().to_ascii_lowercase().contains("chunked")
                     {
                         framing = Framing::Chunked;
                     } else if h.name.eq_ignore_ascii_case("connection") {
-                        let v = value.to_ascii_lowercase();
+                        let v = value().to_ascii_lowercase();
                         if v.contains("close") {
                             close = true;
                         } else if v.contains("keep-alive") {
                             close = false;
                         }
                     } else if h.name.eq_ignore_ascii_case("location") {
-                        location = Some(value.into_owned());
+                        location = Some(value().into_owned());
                     }
                 }
                 buf.advance(head_len);
