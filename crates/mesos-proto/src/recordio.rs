@@ -66,7 +66,11 @@ pub fn encode_json<M: crate::json::MesosJson>(message: &M) -> Bytes {
 /// `message` as one record of protobuf, written once (the same bytes as
 /// `encode(&message.encode_to_vec())`).
 pub fn encode_protobuf<M: prost::Message>(message: &M) -> Bytes {
-    let mut buf = Vec::with_capacity(HEADER_ROOM + message.encoded_len());
+    // Not sized with `encoded_len()` first: prost works out every nested message's length
+    // again as it writes it (an offer's resources three levels down, three times more), so
+    // sizing first adds a whole pass, dearer than the buffer's few doublings on a large
+    // OFFERS event.
+    let mut buf = Vec::with_capacity(HEADER_ROOM + PAYLOAD_GUESS);
     buf.resize(HEADER_ROOM, 0);
     // A Vec grows as needed: encoding into it cannot fail.
     message.encode_raw(&mut buf);
