@@ -59,8 +59,15 @@ thread_local! {
 /// `text`, compressed.
 fn compressed(text: &str) -> Text {
     let input = text.as_bytes();
+    let max = lz4_flex::block::get_maximum_output_size(input.len());
+    if max > 2 * BLOCK_BYTES {
+        // A block of one outsized entry: not worth a buffer kept for good.
+        return Text::Lz4 {
+            data: lz4_flex::block::compress(input).into_boxed_slice(),
+            len: text.len(),
+        };
+    }
     let data = SCRATCH.with_borrow_mut(|scratch| {
-        let max = lz4_flex::block::get_maximum_output_size(input.len());
         if scratch.len() < max {
             scratch.resize(max, 0);
         }
