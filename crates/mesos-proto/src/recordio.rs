@@ -48,12 +48,17 @@ fn finish_in_place(mut buf: Vec<u8>) -> Bytes {
 /// `message` as one record of Mesos's JSON, written once (the same bytes as
 /// `encode(message.to_json_string().as_bytes())`, without the second copy).
 pub fn encode_json<M: crate::json::MesosJson>(message: &M) -> Bytes {
+    json_record(|w| message.write_json(w))
+}
+
+/// One JSON record whose object `write` puts down, written in place after room for the header.
+fn json_record(write: impl FnOnce(&mut crate::json::Writer)) -> Bytes {
     let mut text = String::with_capacity(HEADER_ROOM + PAYLOAD_GUESS);
     // Placeholder for the header; a JSON object's text starts with `{`, which the writer puts
     // down without looking at what precedes it.
     text.extend(std::iter::repeat_n(' ', HEADER_ROOM));
     let mut w = crate::json::Writer::with_buffer(text);
-    message.write_json(&mut w);
+    write(&mut w);
     let text = w.finish().into_bytes();
     debug_assert_eq!(
         text.get(HEADER_ROOM),
@@ -82,19 +87,17 @@ pub fn encode_protobuf<M: prost::Message>(message: &M) -> Bytes {
 /// (the master forwards an agent's update without copying it into an event first).
 pub fn encode_update_json(status: &crate::v1::TaskStatus) -> Bytes {
     use crate::json::MesosJson as _;
-    let mut text = String::with_capacity(HEADER_ROOM + PAYLOAD_GUESS);
-    text.extend(std::iter::repeat_n(' ', HEADER_ROOM));
-    let mut w = crate::json::Writer::with_buffer(text);
-    w.begin_object();
-    w.field("type");
-    w.string("UPDATE");
-    w.field("update");
-    w.begin_object();
-    w.field("status");
-    status.write_json(&mut w);
-    w.end_object();
-    w.end_object();
-    finish_in_place(w.finish().into_bytes())
+    json_record(|w| {
+        w.begin_object();
+        w.field("type");
+        w.string("UPDATE");
+        w.field("update");
+        w.begin_object();
+        w.field("status");
+        status.write_json(w);
+        w.end_object();
+        w.end_object();
+    })
 }
 
 /// An UPDATE event carrying `status`, as one protobuf record: the same bytes as
