@@ -717,13 +717,7 @@ impl<C: Containerizer> State<C> {
         match self.ledger.acknowledge(&framework_id, &task_id, &uuid, now) {
             Ok(next) => {
                 let key = (framework_id, task_id);
-                // With an update still pending the task stays, unless its framework is gone.
-                let done = if next.is_some() && !self.removed_frameworks.contains(&key.0) {
-                    None
-                } else {
-                    self.forget_if_done(&key)
-                };
-                match done {
+                match self.forget_if_done(&key) {
                     Some(container_id) => self.unsave(&key, &container_id).await,
                     None => self.save(&key).await,
                 }
@@ -841,9 +835,12 @@ impl<C: Containerizer> State<C> {
     /// framework is gone). Returns the dropped task's container.
     fn forget_if_done(&mut self, key: &Key) -> Option<ContainerId> {
         let entry = self.tasks.get(key)?;
-        let framework_gone = self.removed_frameworks.contains(&key.0);
-        let acknowledged = !self.ledger.has_pending(&key.0, &key.1);
-        if entry.worker_done && (framework_gone || (entry.state.is_terminal() && acknowledged)) {
+        // Cheapest first, each looked up only when still needed: this runs on every
+        // acknowledgement, and most find the worker still running or updates still pending.
+        let done = entry.worker_done
+            && (self.removed_frameworks.contains(&key.0)
+                || (entry.state.is_terminal() && !self.ledger.has_pending(&key.0, &key.1)));
+        if done {
             let removed = self.tasks.remove(key).map(|entry| entry.container_id);
             if self.tasks.is_empty() {
                 // Free the emptied map's table: most agents sit idle between tasks.

@@ -60,23 +60,21 @@ thread_local! {
 fn compressed(text: &str) -> Text {
     let input = text.as_bytes();
     let max = lz4_flex::block::get_maximum_output_size(input.len());
-    if max > 2 * BLOCK_BYTES {
-        // A block of one outsized entry: not worth a buffer kept for good.
-        return Text::Lz4 {
-            data: lz4_flex::block::compress(input).into_boxed_slice(),
-            len: text.len(),
-        };
-    }
-    let data = SCRATCH.with_borrow_mut(|scratch| {
-        if scratch.len() < max {
-            scratch.resize(max, 0);
-        }
-        match lz4_flex::block::compress_into(input, scratch) {
-            Ok(n) => Box::<[u8]>::from(&scratch[..n]),
-            // Cannot happen (the buffer has the worst case's size); the allocating form then.
-            Err(_) => lz4_flex::block::compress(input).into_boxed_slice(),
-        }
-    });
+    // A block of one outsized entry is not worth a buffer kept for good.
+    let data = if max > 2 * BLOCK_BYTES {
+        lz4_flex::block::compress(input).into_boxed_slice()
+    } else {
+        SCRATCH.with_borrow_mut(|scratch| {
+            if scratch.len() < max {
+                scratch.resize(max, 0);
+            }
+            match lz4_flex::block::compress_into(input, scratch) {
+                Ok(n) => Box::<[u8]>::from(&scratch[..n]),
+                // Cannot happen (the buffer has the worst case's size); the allocating form then.
+                Err(_) => lz4_flex::block::compress(input).into_boxed_slice(),
+            }
+        })
+    };
     Text::Lz4 {
         data,
         len: text.len(),

@@ -75,10 +75,16 @@ pub fn encode_protobuf<M: prost::Message>(message: &M) -> Bytes {
     // again as it writes it (an offer's resources three levels down, three times more), so
     // sizing first adds a whole pass, dearer than the buffer's few doublings on a large
     // OFFERS event.
-    let mut buf = Vec::with_capacity(HEADER_ROOM + PAYLOAD_GUESS);
-    buf.resize(HEADER_ROOM, 0);
     // A Vec grows as needed: encoding into it cannot fail.
-    message.encode_raw(&mut buf);
+    protobuf_record(PAYLOAD_GUESS, |buf| message.encode_raw(buf))
+}
+
+/// One protobuf record whose payload `write` appends, written in place after room for the
+/// header; `capacity` is the payload's expected size.
+fn protobuf_record(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> Bytes {
+    let mut buf = Vec::with_capacity(HEADER_ROOM + capacity);
+    buf.resize(HEADER_ROOM, 0);
+    write(&mut buf);
     finish_in_place(buf)
 }
 
@@ -110,17 +116,16 @@ pub fn encode_update_protobuf(status: &crate::v1::TaskStatus) -> Bytes {
     // `Update`: the status as field 1.
     let update_len = 1 + encoded_len_varint(status_len as u64) + status_len;
     let event_len = 2 + 1 + encoded_len_varint(update_len as u64) + update_len;
-    let mut buf = Vec::with_capacity(HEADER_ROOM + event_len);
-    buf.resize(HEADER_ROOM, 0);
-    encode_key(1, WireType::Varint, &mut buf);
-    encode_varint(crate::v1::scheduler::event::Type::Update as u64, &mut buf);
-    encode_key(5, WireType::LengthDelimited, &mut buf);
-    encode_varint(update_len as u64, &mut buf);
-    encode_key(1, WireType::LengthDelimited, &mut buf);
-    encode_varint(status_len as u64, &mut buf);
-    status.encode_raw(&mut buf);
-    debug_assert_eq!(buf.len(), HEADER_ROOM + event_len);
-    finish_in_place(buf)
+    protobuf_record(event_len, |buf| {
+        encode_key(1, WireType::Varint, buf);
+        encode_varint(crate::v1::scheduler::event::Type::Update as u64, buf);
+        encode_key(5, WireType::LengthDelimited, buf);
+        encode_varint(update_len as u64, buf);
+        encode_key(1, WireType::LengthDelimited, buf);
+        encode_varint(status_len as u64, buf);
+        status.encode_raw(buf);
+        debug_assert_eq!(buf.len(), HEADER_ROOM + event_len);
+    })
 }
 
 /// A malformed RecordIO stream. Once returned, the decoder stays failed.

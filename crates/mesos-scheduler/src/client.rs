@@ -18,7 +18,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::Stream;
-use http::Uri;
 use mesos_proto::v1::offer::operation::Type as OperationType;
 use mesos_proto::v1::offer::Operation;
 use mesos_proto::v1::scheduler::call::Type;
@@ -41,8 +40,8 @@ use crate::transport::{EventStream, Silence, SubscribeAnswer, Transport};
 /// What a call needs from the live subscription.
 #[derive(Debug, Clone)]
 struct Session {
-    master: Uri,
-    stream_id: String,
+    /// The master and stream ID calls go to (shared with the acknowledgement pipeline).
+    target: Arc<Target>,
     framework_id: FrameworkId,
     /// [`Connection::subscription`] when this session began.
     subscription: u64,
@@ -169,7 +168,7 @@ impl Scheduler {
             .lock()
             .session
             .as_ref()
-            .map(|s| s.stream_id.clone())
+            .map(|s| s.target.stream_id.clone())
     }
 
     /// Whether a subscription is live (calls can be sent).
@@ -230,7 +229,7 @@ impl Scheduler {
         tracing::debug!(call = ty.as_str_name(), framework_id = %session.framework_id.value, "sending call");
         self.inner
             .transport
-            .call(&session.master, &call, &session.stream_id)
+            .call(&session.target.uri, &call, &session.target.stream_id)
             .await?;
         self.after_success(ty, call);
         Ok(())
@@ -496,8 +495,8 @@ struct Driver {
     connect_timeout: Duration,
     /// The client's own acknowledgements, queued and pipelined (started on first use).
     acks: Option<Pipeline>,
-    /// Where acknowledgements go, for the subscription with this number.
-    ack_target: Option<(u64, Arc<Target>)>,
+    /// Where acknowledgements go: the current session's target, set with the session.
+    ack_target: Option<Arc<Target>>,
     /// `inner.shutdown` fired; one future for every read (a fresh one would register with the
     /// token on each).
     shutdown: std::pin::Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
@@ -612,9 +611,13 @@ impl Driver {
                         .as_ref()
                         .is_some_and(|s| s.subscription == subscription);
                     if !same {
-                        shared.session = Some(Session {
-                            master: master.clone(),
+                        let target = Arc::new(Target {
+                            uri: master.clone(),
                             stream_id: stream_id.clone(),
+                        });
+                        self.ack_target = Some(Arc::clone(&target));
+                        shared.session = Some(Session {
+                            target,
                             framework_id: framework_id.clone(),
                             subscription,
                         });
@@ -685,32 +688,16 @@ impl Driver {
     /// event stream goes on meanwhile; see [`crate::pipeline`]); failures become
     /// [`SchedulerEvent::Error`] later.
     fn queue_ack(&mut self, call: Call) {
-        let ConnectionState::Subscribed {
-            master,
-            stream_id,
-            framework_id,
-            ..
-        } = self.conn.state()
+        let (ConnectionState::Subscribed { framework_id, .. }, Some(target)) =
+            (self.conn.state(), &self.ack_target)
         else {
             self.out
                 .push_back(SchedulerEvent::Error(Error::NotSubscribed));
             return;
         };
         let call = with_framework_id(call, framework_id);
-        let subscription = self.conn.subscription();
-        let target = match &self.ack_target {
-            Some((n, target)) if *n == subscription => Arc::clone(target),
-            _ => {
-                let target = Arc::new(Target {
-                    uri: master.clone(),
-                    stream_id: stream_id.clone(),
-                });
-                self.ack_target = Some((subscription, Arc::clone(&target)));
-                target
-            }
-        };
         let job = Job {
-            target,
+            target: Arc::clone(target),
             body: self.inner.transport.encode(&call),
         };
         let connect_timeout = self.connect_timeout;
