@@ -162,11 +162,27 @@ pub(crate) fn scalar<'a, T>(
 /// A `string` field: replaced by the new value, which must be UTF-8 (prost's `string::merge`).
 #[inline]
 pub(crate) fn string(slot: &mut String, wire_type: WireType, buf: &mut &[u8]) -> Option<()> {
-    let text = std::str::from_utf8(payload(wire_type, buf)?).ok()?;
+    let text = utf8(payload(wire_type, buf)?)?;
     // A fresh allocation of the exact size: the field is nearly always empty here, and growing
     // an empty `String` takes the slower reallocation path.
     *slot = text.to_owned();
     Some(())
+}
+
+/// `bytes` as a `str` if they are UTF-8 (what `std::str::from_utf8` accepts). Nearly every
+/// string in Mesos's messages is ASCII (IDs, names, roles, hostnames), short, and many to an
+/// event: checking them with the inlined `is_ascii` instead of calling `from_utf8`'s general
+/// validator took the protobuf decode of a 100-offer OFFERS event from about 64 to 48 us. This
+/// is the workspace's one `unsafe` block (the workspace denies `unsafe_code`; see Cargo.toml).
+#[inline(always)]
+#[allow(unsafe_code)]
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.is_ascii() {
+        // SAFETY: every ASCII byte sequence is valid UTF-8, the only requirement of
+        // `from_utf8_unchecked`.
+        return Some(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    std::str::from_utf8(bytes).ok()
 }
 
 /// One element of a repeated `string` field.
@@ -301,6 +317,22 @@ mod tests {
         assert_eq!(offers.capacity(), offers.len());
         for offer in offers {
             assert_eq!(offer.resources.capacity(), offer.resources.len());
+        }
+    }
+
+    #[test]
+    fn strings_are_accepted_exactly_when_they_are_utf8() {
+        answers(&crate::v1::AgentId {
+            value: "eda8223c-S0".into(),
+        });
+        answers(&crate::v1::AgentId {
+            value: "agent-\u{e9}\u{4e2d}\u{1f680}".into(),
+        });
+        // Field 1, length 3: "a", a lone continuation byte, "b" (not UTF-8); and an overlong
+        // encoding of '/'. The reference (prost) refuses both, and so does this path.
+        for bad in [&[0x0a, 3, b'a', 0x80, b'b'][..], &[0x0a, 2, 0xc0, 0xaf][..]] {
+            assert!(crate::v1::AgentId::decode(bad).is_err());
+            assert_eq!(decode::<crate::v1::AgentId>(bad), None, "{bad:02x?}");
         }
     }
 
