@@ -701,9 +701,14 @@ impl Driver {
             body: self.inner.transport.encode(&call),
         };
         let connect_timeout = self.connect_timeout;
-        let transport = &self.inner.transport;
+        let inner = &self.inner;
         self.acks
-            .get_or_insert_with(|| Pipeline::start(transport.pipeline_head(connect_timeout)))
+            .get_or_insert_with(|| {
+                Pipeline::start(
+                    inner.transport.pipeline_head(connect_timeout),
+                    inner.shutdown.clone(),
+                )
+            })
             .send(job);
     }
 

@@ -17,6 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{Error, Result};
 
@@ -64,11 +65,12 @@ pub(crate) struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts the sender task (on the current Tokio runtime).
-    pub(crate) fn start(head: Head) -> Self {
+    /// Starts the sender task (on the current Tokio runtime). Once `shutdown` has fired
+    /// (the scheduler's own TEARDOWN or shutdown), failures are no longer reported.
+    pub(crate) fn start(head: Head, shutdown: CancellationToken) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
         let (err_tx, errors) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(head, rx, err_tx));
+        let task = tokio::spawn(run(head, rx, err_tx, shutdown));
         Pipeline { jobs, errors, task }
     }
 
@@ -98,6 +100,7 @@ async fn run(
     head: Head,
     mut rx: mpsc::UnboundedReceiver<Job>,
     errors: mpsc::UnboundedSender<Error>,
+    shutdown: CancellationToken,
 ) {
     let mut conn = Conn::default();
     while let Some(first) = rx.recv().await {
@@ -120,6 +123,12 @@ async fn run(
             rest = tail;
             for result in conn.send_group(&head, group).await {
                 if let Err(e) = result {
+                    if shutdown.is_cancelled() {
+                        // After TEARDOWN the master has forgotten the framework and refuses
+                        // the acknowledgements still queued behind it: nothing is lost.
+                        tracing::debug!(error = %e, "acknowledgement after shutdown refused");
+                        continue;
+                    }
                     tracing::warn!(error = %e, "acknowledgement failed");
                     let _ = errors.send(e);
                 }
@@ -610,6 +619,55 @@ mod tests {
         let results = conn.send_group(&head(), &jobs(addr, 3)).await;
         assert!(results.iter().all(Result::is_ok), "{results:?}");
         assert_eq!(server.await.expect("server"), ["{\"n\":1}", "{\"n\":2}"]);
+    }
+
+    /// A master that refuses every call with 400, counting them.
+    async fn refusing_master() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = Arc::clone(&refused);
+        tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.expect("accept");
+            let mut buf = BytesMut::new();
+            while read_request(&mut s, &mut buf).await.is_some() {
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let answer = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 28\r\n\r\n\
+                               Framework cannot be found\r\n\r\n";
+                if s.write_all(answer).await.is_err() {
+                    break;
+                }
+            }
+        });
+        (addr, refused)
+    }
+
+    #[tokio::test]
+    async fn refusals_are_reported_until_shutdown_and_not_after() {
+        let (addr, refused) = refusing_master().await;
+        let shutdown = CancellationToken::new();
+        let mut pipeline = Pipeline::start(head(), shutdown.clone());
+        let [before, after]: [Job; 2] = jobs(addr, 2).try_into().expect("two jobs");
+        pipeline.send(before);
+        let error = tokio::time::timeout(Duration::from_secs(5), pipeline.errors.recv())
+            .await
+            .expect("in time");
+        assert!(
+            matches!(&error, Some(Error::Status { status, .. }) if *status == StatusCode::BAD_REQUEST),
+            "{error:?}"
+        );
+        // TEARDOWN went out on its own connection; an acknowledgement queued behind it is
+        // refused, and that is not news.
+        shutdown.cancel();
+        pipeline.send(after);
+        // Closing the queue ends the sender task once it has sent what is queued, and with it
+        // the error channel.
+        pipeline.jobs = mpsc::unbounded_channel().0;
+        let error = tokio::time::timeout(Duration::from_secs(5), pipeline.errors.recv())
+            .await
+            .expect("in time");
+        assert!(error.is_none(), "{error:?}");
+        assert_eq!(refused.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
