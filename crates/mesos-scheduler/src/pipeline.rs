@@ -210,21 +210,31 @@ impl Conn {
         results: &mut Vec<Result<()>>,
     ) -> std::result::Result<(), Broken> {
         let target = &jobs[0].target;
-        let uri = &target.uri;
-        let authority = uri
-            .authority()
-            .map(|a| {
-                if a.port().is_some() {
-                    a.to_string()
-                } else {
-                    format!("{a}:80")
-                }
-            })
-            .unwrap_or_default();
-        if self.authority != authority {
-            self.stream = None;
-            self.buf.clear();
-            self.authority = authority;
+        // The connection's address and the request head depend on the target alone: worked
+        // out again only when the target changes (a re-subscription, another master).
+        if !self
+            .prefix_for
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(t, target))
+        {
+            let authority = target
+                .uri
+                .authority()
+                .map(|a| {
+                    if a.port().is_some() {
+                        a.to_string()
+                    } else {
+                        format!("{a}:80")
+                    }
+                })
+                .unwrap_or_default();
+            if self.authority != authority {
+                self.stream = None;
+                self.buf.clear();
+                self.authority = authority;
+            }
+            self.prefix = request_prefix(head, target);
+            self.prefix_for = Some(Arc::clone(target));
         }
         if self.stream.is_none() {
             let stream = tokio::time::timeout(
@@ -241,14 +251,6 @@ impl Conn {
             .map_err(Broken::Io)?;
             stream.set_nodelay(true).map_err(Broken::Io)?;
             self.stream = Some(stream);
-        }
-        if !self
-            .prefix_for
-            .as_ref()
-            .is_some_and(|t| Arc::ptr_eq(t, target))
-        {
-            self.prefix = request_prefix(head, target);
-            self.prefix_for = Some(Arc::clone(target));
         }
         let mut out =
             Vec::with_capacity(jobs.len() * (self.prefix.len() + 32 + jobs[0].body.len()));
